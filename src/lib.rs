@@ -1,0 +1,1 @@
+//! nook: an OCI container runtime.
