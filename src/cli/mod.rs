@@ -1,0 +1,122 @@
+//! The command line: runc's global flags and subcommands, each in a file of
+//! its own. Errors become one line on stderr (and in the log) and exit 1.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod spec;
+mod start;
+mod state;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("NOOK_COMMIT"),
+    "\nspec: 1.3.0"
+);
+
+#[derive(Parser, Debug)]
+#[command(name = "nook", version = VERSION, about = "nook: a small, fast, safe OCI container runtime", disable_help_subcommand = true)]
+pub struct Cli {
+    /// Root directory for container state
+    #[arg(long, default_value = "/run/nook")]
+    pub root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log debug output
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd for cgroups (not supported yet: refused when a container is created)
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (accepted; nook decides from its euid)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (set up, waiting for start)
+    Create(create::CreateArgs),
+    /// Start a created container
+    Start(IdArg),
+    /// Create and start a container, and wait for it unless --detach
+    Run(create::RunArgs),
+    /// Print the state of a container as JSON
+    State(IdArg),
+    /// Send a signal to a container's init (or all its processes)
+    Kill(kill::KillArgs),
+    /// Delete a container
+    Delete(delete::DeleteArgs),
+    /// List containers
+    #[command(alias = "ls")]
+    List(list::ListArgs),
+    /// Write a default config.json
+    Spec(spec::SpecArgs),
+    /// Print the features nook supports, as JSON
+    Features,
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// Container id
+    pub id: String,
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == DisplayHelpOnMissingArgumentOrSubcommand { 1 } else { 0 };
+            }
+            // One line, as every other error: clap's first line, minus its prefix.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid usage").trim_start_matches("error: ");
+            eprintln!("nook: {first} (see nook --help)");
+            return 1;
+        }
+    };
+    let format = if cli.log_format == "json" { crate::logger::Format::Json } else { crate::logger::Format::Text };
+    if let Err(e) = crate::logger::init(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("nook: {e}");
+        return 1;
+    }
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.to_string();
+            crate::logger::error(&msg);
+            eprintln!("nook: {msg}");
+            1
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Create(a) => create::create(cli, a),
+        Command::Run(a) => create::run(cli, a),
+        Command::Start(a) => start::start(cli, a),
+        Command::State(a) => state::state(cli, a),
+        Command::Kill(a) => kill::kill(cli, a),
+        Command::Delete(a) => delete::delete(cli, a),
+        Command::List(a) => list::list(cli, a),
+        Command::Spec(a) => spec::spec(a),
+        Command::Features => features::features(),
+    }
+}

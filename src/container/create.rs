@@ -1,0 +1,177 @@
+//! `create`: everything up to the point where the container's program is
+//! about to be exec'd. Returns once init reports it is ready; init then
+//! waits on the exec fifo for `start`.
+
+use super::cgroup::Cgroup;
+use super::{other, ContainerError, Result};
+use crate::init::{self, InitArgs};
+use crate::namespaces::{self, Namespaces};
+use crate::state::{self, ContainerDir, State};
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A container that `create` just made. The state lock stays held while
+/// this value lives (so `run` can start it without a race).
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub pidfd: OwnedFd,
+}
+
+/// Removes whatever a failed create made, in reverse order.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Cgroup>,
+    child: Option<(i32, OwnedFd)>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.child.take() {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            cg.remove_created();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// Checks that fds 3 .. 3+n are really open (runc issue 5474): handing
+/// the container an fd number nook never received would give it whatever
+/// nook happens to have open there.
+fn check_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            return Err(ContainerError::Other(format!("--preserve-fds={n}: fd {fd} is not open")));
+        }
+    }
+    Ok(())
+}
+
+fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: only used for an F_GETFD probe, which is harmless on any
+    // number, open or not.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
+    state::validate_id(&opts.id)?;
+    let bundle = crate::spec::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    if process.terminal().unwrap_or(false) {
+        return Err(crate::spec::SpecError::invalid("process.terminal", "terminals are not supported by this version of nook yet").into());
+    }
+    check_preserved_fds(opts.preserve_fds)?;
+    let linux = spec.linux().as_ref().expect("validated");
+    let ns = Namespaces::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+
+    // From here on, everything made is undone on failure.
+    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None };
+    let dir = undo.dir.as_ref().expect("set");
+    let created = state::rfc3339(std::time::SystemTime::now());
+    let mut st = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created,
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        cgroup: None,
+    };
+    dir.save(&st)?;
+
+    let cg = Cgroup::create(linux.cgroups_path().as_deref(), &opts.id, linux.resources().as_ref())?;
+    st.cgroup = Some(cg.path.clone());
+    let cg_fd = cg.open()?;
+    undo.cgroup = Some(cg);
+
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(other("creating the exec fifo"))?;
+    let fifo: OwnedFd = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .map_err(other("opening the exec fifo"))?
+        .into();
+
+    let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
+    let restore = namespaces::enter_for_children(&ns.join_for_children)?;
+    let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
+    namespaces::join_all(&restore)?;
+    match forked.map_err(other("clone3"))? {
+        Forked::Child => {
+            if !opts.no_new_keyring {
+                let _ = sys::join_session_keyring(&format!("_ses.{}", opts.id));
+            }
+            let args = InitArgs {
+                spec,
+                bundle: &bundle.dir,
+                rootfs: &bundle.rootfs,
+                namespaces: &ns,
+                no_pivot: opts.no_pivot,
+                preserve_fds: opts.preserve_fds,
+                cgroup: st.cgroup.as_deref(),
+                fifo,
+                close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd]),
+            };
+            init::run(args, child_end)
+        }
+        Forked::Parent { pid, pidfd } => {
+            undo.child = Some((pid, pidfd));
+            drop(child_end);
+            drop(fifo);
+            drop(cg_fd);
+            match parent_end.recv().map_err(other("waiting for the container's init"))? {
+                Some(Msg::Ready) => {}
+                Some(Msg::Error(msg)) => return Err(ContainerError::Init(msg)),
+                Some(m) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),
+                None => return Err(ContainerError::Init("the container's init exited during setup".into())),
+            }
+            st.pid = pid;
+            st.init_start_time = state::proc_stat(pid).map(|(t, _)| t).ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
+            dir.save(&st)?;
+            if let Some(pf) = &opts.pid_file {
+                write_pid_file(pf, pid)?;
+            }
+            if let Some(sock) = &opts.pidfd_socket {
+                let (_, pidfd) = undo.child.as_ref().expect("set");
+                crate::console::send_fd(sock, pidfd.as_fd(), "pidfd").map_err(other("--pidfd-socket"))?;
+            }
+            let (_, pidfd) = undo.child.take().expect("set");
+            undo.cgroup = None;
+            let dir = undo.dir.take().expect("set");
+            Ok(Created { dir, state: st, pidfd })
+        }
+    }
+}
+
+/// Writes the pid file atomically (temp file + rename), as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path).map_err(other("--pid-file"))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", path.display())))
+}

@@ -1,0 +1,68 @@
+//! `delete`: remove a stopped (or, with --force, any) container: its
+//! processes, cgroup and state. Nothing that is not the container's is
+//! touched.
+
+use super::{cgroup, kill::signal_init, ContainerError, Result};
+use crate::state::{self, ContainerDir, Status};
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::Duration;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = match ContainerDir::open(root, id) {
+        Ok(d) => d,
+        Err(state::StateError::NotFound(_)) if force => {
+            // A create that died before writing state leaves a bare
+            // directory: --force clears it, as runc does.
+            if state::validate_id(id).is_ok() {
+                let _ = std::fs::remove_dir_all(root.join(id));
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = dir.load()?;
+    let status = state::status(&dir.path, &st);
+    match status {
+        Status::Stopped | Status::Created => {}
+        s if !force => {
+            return Err(ContainerError::WrongState { id: id.into(), status: s, msg: "cannot delete a container that is not stopped (use --force)" })
+        }
+        _ => {}
+    }
+    destroy(dir, &st)
+}
+
+/// Kills whatever is left of the container and removes its cgroup and
+/// state directory. Also used by `run` once its container has exited.
+pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
+    if state::init_alive(st) {
+        if let Some(cg) = &st.cgroup {
+            let _ = std::fs::write(cg.join("cgroup.freeze"), "0");
+        }
+        let pidfd = crate::sys::pidfd_open(st.pid).ok();
+        signal_init(st, libc::SIGKILL)?;
+        if let Some(fd) = pidfd {
+            wait_exit(fd.as_fd(), Duration::from_secs(10));
+        }
+    }
+    if let Some(cg) = &st.cgroup {
+        // Anything still in the cgroup (init's descendants, or an init
+        // whose create never finished) goes too.
+        if cg.exists() {
+            let _ = cgroup::signal_all(cg, libc::SIGKILL);
+            cgroup::remove_dir(cg).map_err(|e| ContainerError::Cgroup(format!("removing {}: {e}", cg.display())))?;
+        }
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+/// Waits until the process behind `pidfd` has exited (a pidfd becomes
+/// readable then, even for a process that is not our child).
+fn wait_exit(pidfd: std::os::fd::BorrowedFd, timeout: Duration) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(pidfd, PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    let _ = poll(&mut fds, ms);
+}

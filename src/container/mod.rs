@@ -1,0 +1,59 @@
+//! The lifecycle operations: create, start, kill, delete, and run (all of
+//! them in one). Each combines the lower modules and owns the error type
+//! that folds theirs together.
+
+pub mod cgroup;
+mod create;
+mod delete;
+mod kill;
+mod run;
+mod start;
+
+pub use create::{create, CreateOptions, Created};
+pub use delete::delete;
+pub use kill::{kill, parse_signal};
+pub use run::{run, RunOptions};
+pub use start::start;
+
+use crate::state::{self, ContainerDir, State, Status};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Namespaces(#[from] crate::namespaces::NsError),
+    #[error("cgroup: {0}")]
+    Cgroup(String),
+    /// A failure reported by the container's init during setup.
+    #[error("{0}")]
+    Init(String),
+    #[error("container {id:?} is {status}: {msg}")]
+    WrongState { id: String, status: Status, msg: &'static str },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, ContainerError>;
+
+pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ContainerError {
+    move |e| ContainerError::Other(format!("{what}: {e}"))
+}
+
+/// A container's directory (locked), state and current status.
+pub struct Loaded {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub status: Status,
+}
+
+/// Opens, locks and reads a container.
+pub fn load(root: &Path, id: &str) -> Result<Loaded> {
+    let dir = ContainerDir::open(root, id)?;
+    let state = dir.load()?;
+    let status = state::status(&dir.path, &state);
+    Ok(Loaded { dir, state, status })
+}

@@ -1,0 +1,86 @@
+//! `run`: create, start, and (unless detached) wait for the container's
+//! init, forwarding signals to it, then delete it (unless --keep). The exit
+//! code is the program's, or 128+signal if a signal ended it.
+
+use super::create::{create, CreateOptions};
+use super::delete::destroy;
+use super::start::release;
+use super::{other, Result};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitStatus};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    pub create: CreateOptions,
+    pub detach: bool,
+    pub keep: bool,
+}
+
+/// The signals `run` passes on to the container instead of dying of them.
+const FORWARDED: [Signal; 8] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+];
+
+pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
+    // Block the forwarded signals before the clone: a signal that arrives
+    // while the container starts is queued, then forwarded. Init unblocks
+    // them for itself.
+    let mut set = SigSet::empty();
+    if !opts.detach {
+        FORWARDED.iter().for_each(|s| set.add(*s));
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(other("blocking signals"))?;
+    }
+    let c = create(root, &opts.create)?;
+    if let Err(e) = release(&c.dir) {
+        let _ = destroy(c.dir, &c.state);
+        return Err(e);
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let code = wait_forwarding(c.state.pid, c.pidfd, &set)?;
+    if !opts.keep {
+        destroy(c.dir, &c.state)?;
+    }
+    Ok(code)
+}
+
+/// Waits for init to exit, forwarding every blocked signal to it.
+fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet) -> Result<i32> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).map_err(other("signalfd"))?;
+    loop {
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.map_err(other("waiting for the container"))?,
+        };
+        if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            if let Ok(Some(info)) = sfd.read_signal() {
+                let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), info.ssi_signo as i32);
+            }
+        }
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+    }
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(e) => return Err(other("waiting for the container")(e)),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! What runs inside the new namespaces: the container's init, from the
+//! clone until it execs the container's program.
+//!
+//! Init is a clone of `nook` itself (no re-exec). It sets up everything,
+//! reports `Ready` over the setup channel, and then blocks reading the
+//! exec fifo until `nook start` writes to it. Only then does it take on the
+//! container's user and capabilities and exec. Errors before `Ready` travel
+//! back to `nook create` as one line; it prints them and cleans up.
+
+mod signals;
+
+use crate::namespaces::{self, Namespaces};
+use crate::process;
+use crate::rootfs;
+use crate::sync::{Channel, Msg};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Everything init needs, prepared by `nook` before the clone.
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub namespaces: &'a Namespaces,
+    pub no_pivot: bool,
+    /// fds 3 .. 3+preserve_fds are handed to the program.
+    pub preserve_fds: u32,
+    pub cgroup: Option<&'a Path>,
+    /// The exec fifo, opened read-write (so opening never blocks).
+    pub fifo: OwnedFd,
+    /// fds of nook's that init must not keep (the state lock, nook's end
+    /// of the channel, the cgroup dir).
+    pub close: Vec<i32>,
+}
+
+/// Runs init; never returns. `chan` is init's end of the setup channel.
+pub fn run(args: InitArgs, chan: Channel) -> ! {
+    for fd in &args.close {
+        let _ = nix::unistd::close(*fd);
+    }
+    match setup(&args, &chan) {
+        Ok(program) => {
+            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| finish(&args, &program)) {
+                eprintln!("nook: {e}");
+            }
+            // SAFETY: _exit is async-signal-safe and skips atexit handlers,
+            // which belong to the parent's copy of the process.
+            unsafe { libc::_exit(127) }
+        }
+        Err(msg) => {
+            let _ = chan.send(&Msg::Error(msg));
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// Everything that can fail while `create` is still waiting.
+fn setup(args: &InitArgs, chan: &Channel) -> Result<PathBuf, String> {
+    signals::prepare().map_err(|e| format!("init signals: {e}"))?;
+    namespaces::join_all(&args.namespaces.join).map_err(|e| e.to_string())?;
+    if args.namespaces.new_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("creating the cgroup namespace: {e}"))?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+
+    let process = args.spec.process().as_ref().ok_or("process: missing")?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
+    }
+    if !args.namespaces.joins(LinuxNamespaceType::Mount) {
+        let plan = rootfs::Plan {
+            spec: args.spec,
+            rootfs: args.rootfs,
+            bundle: args.bundle,
+            no_pivot: args.no_pivot,
+            cgroup: args.cgroup,
+            cgroupns: args.namespaces.new_cgroup,
+        };
+        rootfs::prepare(&plan).map_err(|e| e.to_string())?;
+    }
+    if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
+    }
+    if let Some(d) = args.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        crate::sys::setdomainname(d).map_err(|e| format!("domainname: {e}"))?;
+    }
+    process::apply_rlimits(process.rlimits().as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    nix::unistd::chdir(process.cwd()).map_err(|e| format!("process.cwd {}: {e}", process.cwd().display()))?;
+    let argv = process.args().as_deref().unwrap_or_default();
+    let env = process.env().as_deref().unwrap_or_default();
+    let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
+
+    chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
+    Ok(program)
+}
+
+/// Blocks until `nook start` writes to the fifo.
+fn wait_for_start(fifo: &OwnedFd, chan: Channel) -> Result<(), String> {
+    drop(chan);
+    let mut b = [0u8; 1];
+    match nix::unistd::read(fifo, &mut b).map_err(std::io::Error::from) {
+        Ok(1) => Ok(()),
+        Ok(_) => Err("start: the exec fifo closed before start".into()),
+        Err(e) => Err(format!("start: reading the exec fifo: {e}")),
+    }
+}
+
+/// After `start`: become the container's user and exec its program.
+fn finish(args: &InitArgs, program: &Path) -> Result<(), String> {
+    let process = args.spec.process().as_ref().ok_or("process: missing")?;
+    let caps = process.capabilities().as_ref();
+    process::drop_bounding(caps).map_err(|e| e.to_string())?;
+    process::switch_user(process.user()).map_err(|e| e.to_string())?;
+    process::apply_capabilities(caps).map_err(|e| e.to_string())?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))?;
+    }
+    signals::reset().map_err(|e| format!("init signals: {e}"))?;
+    // Nothing of nook's reaches the program: every fd above the preserved
+    // ones is closed on exec.
+    crate::sys::cloexec_range_from(3 + args.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
+    let argv = process.args().as_deref().unwrap_or_default();
+    let env = process.env().as_deref().unwrap_or_default();
+    Err(process::exec(program, argv, env).to_string())
+}
+
+/// The raw fd numbers of `fds`, for `InitArgs::close`.
+pub fn raw(fds: &[&dyn AsRawFd]) -> Vec<i32> {
+    fds.iter().map(|f| f.as_raw_fd()).collect()
+}

@@ -1,0 +1,105 @@
+//! Logging as runc does it: to stderr, or to `--log FILE`, in `text`
+//! (logrus style: `time="…" level=error msg="…"`) or `json` lines
+//! (`{"level":"error","msg":"…","time":"…"}`), which containerd reads.
+//! Debug lines (with `--debug`) carry the time since nook started, which is
+//! how docs/performance.md breaks a run down by phase.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+struct Logger {
+    file: Option<std::fs::File>,
+    format: Format,
+    debug: bool,
+    start: Instant,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Sets up logging once, at start-up. A log file that cannot be opened is
+/// an error (naming the file).
+pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) -> std::io::Result<()> {
+    let file = match path {
+        Some(p) => Some(
+            std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("--log {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let _ = LOGGER.set(Logger { file, format, debug, start: Instant::now() });
+    Ok(())
+}
+
+pub fn debug_enabled() -> bool {
+    LOGGER.get().is_some_and(|l| l.debug)
+}
+
+/// Formats one log line (without the newline).
+pub fn format_line(format: Format, level: &str, msg: &str, time: &str) -> String {
+    match format {
+        Format::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
+        Format::Text => format!("time={time:?} level={level} msg={msg:?}"),
+    }
+}
+
+fn write(level: &str, msg: &str) {
+    let Some(l) = LOGGER.get() else {
+        let _ = writeln!(std::io::stderr(), "nook: {msg}");
+        return;
+    };
+    let time = crate::state::rfc3339(std::time::SystemTime::now());
+    let line = format_line(l.format, level, msg, &time);
+    match &l.file {
+        Some(f) => {
+            let mut f = f;
+            let _ = writeln!(f, "{line}");
+        }
+        None if level == "error" => {}
+        None => {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+    }
+}
+
+/// Logs an error. The one-line message on stderr is printed by the CLI.
+pub fn error(msg: &str) {
+    write("error", msg);
+}
+
+pub fn warn(msg: &str) {
+    write("warning", msg);
+}
+
+/// Logs `msg()` with the milliseconds since start-up, if --debug is on.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if let Some(l) = LOGGER.get().filter(|l| l.debug) {
+        let ms = l.start.elapsed().as_secs_f64() * 1000.0;
+        write("debug", &format!("[{ms:.3} ms] {}", msg()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_look_like_runcs() {
+        let j = format_line(Format::Json, "error", "container \"x\" does not exist", "2026-01-01T00:00:00Z");
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["level"], "error");
+        assert_eq!(v["msg"], "container \"x\" does not exist");
+        assert_eq!(v["time"], "2026-01-01T00:00:00Z");
+        let t = format_line(Format::Text, "debug", "hi", "T");
+        assert_eq!(t, r#"time="T" level=debug msg="hi""#);
+    }
+}

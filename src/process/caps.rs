@@ -1,0 +1,51 @@
+//! Capability sets, applied as runc applies them: bounding first (while we
+//! still hold CAP_SETPCAP), then after the uid change, effective,
+//! permitted, inheritable, and ambient.
+
+use super::ProcessError;
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+
+fn convert(set: &Option<Capabilities>) -> Result<CapsHashSet, ProcessError> {
+    set.iter()
+        .flatten()
+        .map(|c| {
+            let name = format!("CAP_{c}");
+            name.parse::<Cap>().map_err(|_| ProcessError::Caps(format!("{name} is not known to this system")))
+        })
+        .collect()
+}
+
+/// Drops every capability not in the bounding set. Call before the uid
+/// change.
+pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<(), ProcessError> {
+    let keep = match caps {
+        Some(c) => convert(c.bounding())?,
+        None => CapsHashSet::new(),
+    };
+    let err = |e: caps::errors::CapsError| ProcessError::Caps(format!("bounding set: {e}"));
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets the effective, permitted, inheritable and ambient sets.
+pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), ProcessError> {
+    let empty = LinuxCapabilities::default();
+    let c = caps.unwrap_or(&empty);
+    fn err(set: &'static str) -> impl Fn(caps::errors::CapsError) -> ProcessError {
+        move |e| ProcessError::Caps(format!("{set}: {e}"))
+    }
+    let (eff, perm, inh, amb) = (convert(c.effective())?, convert(c.permitted())?, convert(c.inheritable())?, convert(c.ambient())?);
+    caps::set(None, CapSet::Inheritable, &inh.union(&amb).copied().collect()).map_err(err("inheritable"))?;
+    caps::set(None, CapSet::Effective, &eff).map_err(err("effective"))?;
+    caps::set(None, CapSet::Permitted, &perm).map_err(err("permitted"))?;
+    caps::clear(None, CapSet::Ambient).map_err(err("ambient"))?;
+    for cap in amb {
+        caps::raise(None, CapSet::Ambient, cap).map_err(err("ambient"))?;
+    }
+    Ok(())
+}

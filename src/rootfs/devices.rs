@@ -1,0 +1,81 @@
+//! /dev inside the container: the default device nodes every runtime
+//! provides, the spec's `linux.devices`, and the standard symlinks.
+
+use super::path::{create_in_root, open_in_root, Kind};
+use super::RootfsError;
+use nix::sys::stat::{mknodat, makedev, Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+/// (path, major, minor): what runc creates in every container.
+const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+const SYMLINKS: [(&str, &str); 5] = [
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+];
+
+/// Creates the default devices (unless the spec lists the same path) and
+/// the spec's devices.
+pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice]) -> Result<(), RootfsError> {
+    for (path, major, minor) in DEFAULT_DEVICES {
+        if spec_devices.iter().any(|d| d.path() == Path::new(path)) {
+            continue;
+        }
+        mknod_in_root(root, Path::new(path), SFlag::S_IFCHR, major, minor, 0o666, 0, 0)?;
+    }
+    for d in spec_devices {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(RootfsError::Device(d.path().to_owned(), "type \"a\" is not a device node".into()))
+            }
+        };
+        let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+        mknod_in_root(root, d.path(), kind, d.major() as u64, d.minor() as u64, mode, d.uid().unwrap_or(0), d.gid().unwrap_or(0))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mknod_in_root(root: BorrowedFd, path: &Path, kind: SFlag, major: u64, minor: u64, mode: u32, uid: u32, gid: u32) -> Result<(), RootfsError> {
+    let err = |e: std::io::Error| RootfsError::Device(path.to_owned(), e.to_string());
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().ok_or_else(|| RootfsError::Device(path.to_owned(), "no file name".into()))?;
+    let dir = create_in_root(root, parent, Kind::Dir).map_err(err)?;
+    // A file already there (a bind mount, or the image's own) is replaced.
+    let _ = nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(mode), makedev(major, minor))
+        .map_err(|e| err(e.into()))?;
+    nix::unistd::fchownat(dir.as_fd(), name, Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| err(e.into()))?;
+    Ok(())
+}
+
+/// /dev/fd, /dev/std{in,out,err} and /dev/ptmx, unless something is there.
+pub fn create_symlinks(root: BorrowedFd) -> Result<(), RootfsError> {
+    let dev = create_in_root(root, Path::new("/dev"), Kind::Dir)
+        .map_err(|e| RootfsError::Device("/dev".into(), e.to_string()))?;
+    for (target, link) in SYMLINKS {
+        let name = Path::new(link).file_name().expect("link has a name");
+        if open_in_root(root, Path::new(link), true).ok().flatten().is_some() {
+            continue;
+        }
+        nix::unistd::symlinkat(target, dev.as_fd(), name)
+            .map_err(|e| RootfsError::Device(link.into(), e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The container's root filesystem, set up inside its new mount namespace:
+//! propagation, the spec's mounts, /dev, pivot_root (or chroot), masked and
+//! read-only paths, and a read-only root.
+
+mod devices;
+mod mount;
+pub mod options;
+pub mod path;
+
+use crate::sys::{self, MountAttr};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub use mount::MountContext;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mounts[{index}] ({dest}): {msg}", dest = .dest.display())]
+    Mount { index: usize, dest: PathBuf, msg: String },
+    #[error("device {path}: {1}", path = .0.display())]
+    Device(PathBuf, String),
+    #[error("{0}: {1}")]
+    Step(&'static str, String),
+    #[error("{field}: {msg}")]
+    Field { field: String, msg: String },
+}
+
+fn step<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> RootfsError {
+    move |e| RootfsError::Step(what, e.to_string())
+}
+
+/// Everything `prepare` needs.
+pub struct Plan<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub no_pivot: bool,
+    pub cgroup: Option<&'a Path>,
+    pub cgroupns: bool,
+}
+
+/// Builds the container's filesystem view and makes it the process's root.
+/// Runs in the container's init, inside its new mount namespace.
+pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
+    let linux = plan.spec.linux().as_ref();
+    // 1. Nothing we mount may propagate back to the host.
+    let prop = root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>).map_err(step("making / private"))?;
+    // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
+    mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(step("binding the rootfs onto itself"))?;
+    let root: OwnedFd = std::fs::File::open(plan.rootfs).map_err(step("opening the rootfs"))?.into();
+
+    // 3. The spec's mounts, in order.
+    let ctx = MountContext { root: root.as_fd(), bundle: plan.bundle, cgroup: plan.cgroup, cgroupns: plan.cgroupns };
+    for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
+        mount::mount_one(&ctx, m, i)?;
+    }
+
+    // 4. /dev.
+    let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+    devices::create_devices(root.as_fd(), devs)?;
+    devices::create_symlinks(root.as_fd())?;
+
+    // 5. The cwd exists before anything runs in it (runc creates it too).
+    if let Some(p) = plan.spec.process() {
+        path::create_in_root(root.as_fd(), p.cwd(), path::Kind::Dir)
+            .map_err(|e| RootfsError::Field { field: "process.cwd".into(), msg: e.to_string() })?;
+    }
+
+    // 6. Enter the root.
+    if plan.no_pivot {
+        chroot_into(root.as_fd())?;
+    } else {
+        pivot_into(root.as_fd())?;
+    }
+    drop(root);
+
+    // 7. Masked and read-only paths, resolved inside the new root.
+    let new_root: OwnedFd = std::fs::File::open("/").map_err(step("opening /"))?.into();
+    let masked = linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or_default();
+    if !masked.is_empty() {
+        let devnull = open_dev_null(new_root.as_fd())?;
+        for p in masked {
+            mask_path(new_root.as_fd(), Path::new(p), devnull.as_fd())?;
+        }
+    }
+    for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or_default() {
+        readonly_path(new_root.as_fd(), Path::new(p))?;
+    }
+
+    // 8. A read-only root, last.
+    if plan.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        sys::mount_setattr(new_root.as_fd(), false, &attr).map_err(step("making the root read-only"))?;
+    }
+    Ok(())
+}
+
+fn root_propagation(p: Option<&str>) -> Result<MsFlags, RootfsError> {
+    Ok(match p {
+        None | Some("") | Some("rslave") | Some("slave") => MsFlags::MS_SLAVE,
+        Some("rprivate") | Some("private") => MsFlags::MS_PRIVATE,
+        Some("rshared") | Some("shared") => MsFlags::MS_SHARED,
+        Some("runbindable") | Some("unbindable") => MsFlags::MS_UNBINDABLE,
+        Some(other) => {
+            return Err(RootfsError::Field {
+                field: "linux.rootfsPropagation".into(),
+                msg: format!("unknown propagation {other:?}"),
+            })
+        }
+    })
+}
+
+fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
+    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
+    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
+    // The old root is stacked under the new one at "."; detach it, without
+    // letting the unmount propagate anywhere.
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(step("making the old root a slave"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(step("detaching the old root"))?;
+    nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
+fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
+    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(step("moving the rootfs to /"))?;
+    nix::unistd::chroot(".").map_err(step("chroot"))?;
+    nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
+/// The container's /dev/null, for masking files: opened without following
+/// a symlink and checked to be the null device (CVE-2025-31133: a /dev/null
+/// swapped for a symlink would otherwise turn "masking" into exposing).
+fn open_dev_null(root: BorrowedFd) -> Result<OwnedFd, RootfsError> {
+    let fd = path::open_in_root(root, Path::new("/dev/null"), true)
+        .map_err(step("opening /dev/null"))?
+        .ok_or_else(|| RootfsError::Step("opening /dev/null", "it does not exist".into()))?;
+    let md = nix::sys::stat::fstat(fd.as_fd()).map_err(step("checking /dev/null"))?;
+    if md.st_mode & libc::S_IFMT != libc::S_IFCHR || md.st_rdev != nix::sys::stat::makedev(1, 3) {
+        return Err(RootfsError::Step("checking /dev/null", "it is not the null device (1:3)".into()));
+    }
+    Ok(fd)
+}
+
+/// Hides `p`: a file under the null device, a directory under an empty
+/// read-only tmpfs. A path that does not exist needs no masking.
+fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd) -> Result<(), RootfsError> {
+    let err = |e: std::io::Error| RootfsError::Field { field: "linux.maskedPaths".into(), msg: format!("{}: {e}", p.display()) };
+    let Some(target) = path::open_in_root(root, p, true).map_err(err)? else { return Ok(()) };
+    let md = nix::sys::stat::fstat(target.as_fd()).map_err(|e| err(e.into()))?;
+    let is_dir = md.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let cover = if is_dir {
+        let opts = options::MountOptions {
+            attr: MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() },
+            data: vec![("size".into(), Some("0".into()))],
+            ..Default::default()
+        };
+        mount::new_fs("tmpfs", None, &opts).map_err(err)?
+    } else if md.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        // A symlink points somewhere we resolve anyway; runc leaves these.
+        return Ok(());
+    } else {
+        sys::open_tree(devnull, Path::new(""), sys::OPEN_TREE_CLONE).map_err(err)?
+    };
+    sys::move_mount(cover.as_fd(), target.as_fd()).map_err(err)
+}
+
+/// Makes `p` (and everything mounted below it) read-only.
+fn readonly_path(root: BorrowedFd, p: &Path) -> Result<(), RootfsError> {
+    let err = |e: std::io::Error| RootfsError::Field { field: "linux.readonlyPaths".into(), msg: format!("{}: {e}", p.display()) };
+    let Some(target) = path::open_in_root(root, p, true).map_err(err)? else { return Ok(()) };
+    let tree = sys::open_tree(target.as_fd(), Path::new(""), sys::OPEN_TREE_CLONE | libc::AT_RECURSIVE as u32).map_err(err)?;
+    let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+    sys::mount_setattr(tree.as_fd(), true, &attr).map_err(err)?;
+    sys::move_mount(tree.as_fd(), target.as_fd()).map_err(err)
+}

@@ -1,0 +1,170 @@
+//! Thin, safe wrappers around the Linux syscalls that nix and libc do not
+//! wrap (clone3, openat2, the new mount API, close_range).
+//!
+//! This module and a handful of others (`seccomp`, `cgroups::bpf`) are the
+//! only places that contain `unsafe`. Every wrapper returns an owned fd with
+//! O_CLOEXEC set, so nothing leaks into the container by construction.
+
+pub mod mount_api;
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub use mount_api::*;
+
+const CLONE_INTO_CGROUP: u64 = 0x200000000;
+
+/// Converts a raw syscall return value into an `io::Result`.
+pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub(crate) fn cstr(path: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Takes ownership of an fd returned by a syscall.
+pub(crate) fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = check(ret)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us and nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What a clone3 call returned.
+pub enum Forked {
+    /// In the parent: the child's pid and its pidfd.
+    Parent { pid: i32, pidfd: OwnedFd },
+    /// In the child.
+    Child,
+}
+
+/// clone3(2) with the given namespace flags and, if `cgroup` is given,
+/// CLONE_INTO_CGROUP so the child is born in its cgroup. The child gets a
+/// copy of the caller's stack, like fork(2); the caller must be
+/// single-threaded.
+pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    // SAFETY: clone_args is plain old data; zeroed is a valid value.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags | libc::CLONE_PIDFD as u64;
+    args.pidfd = &mut pidfd as *mut RawFd as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    if let Some(cg) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
+    // SAFETY: nook is single-threaded when it calls this, so the child's copy
+    // of the address space is consistent (no lock is held by another thread).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match check(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: CLONE_PIDFD stored a fresh fd in `pidfd`.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// openat2(2) with RESOLVE_* flags.
+pub fn openat2(dir: BorrowedFd, path: &Path, flags: i32, mode: u32, resolve: u64) -> io::Result<OwnedFd> {
+    let p = cstr(path)?;
+    // SAFETY: open_how is plain old data.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 };
+    how.resolve = resolve;
+    loop {
+        // SAFETY: valid pointers for the duration of the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                p.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        match owned(ret) {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Closes every fd from `first` up, except nothing: used right before
+/// execve so that no fd of nook survives into the container.
+pub fn close_range_from(first: u32) -> io::Result<()> {
+    // SAFETY: closing fds we no longer reference; the caller ensures nothing
+    // above `first` is used afterwards.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(|_| ())
+}
+
+/// Marks every fd from `first` up close-on-exec.
+pub fn cloexec_range_from(first: u32) -> io::Result<()> {
+    // SAFETY: only changes fd flags.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) }).map(|_| ())
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: no pointers passed besides NULL siginfo.
+    check(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+    })
+    .map(|_| ())
+}
+
+/// pidfd_open(2).
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments.
+    owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })
+}
+
+/// The current thread's errno-free `getpid`, usable after clone.
+pub fn getpid() -> i32 {
+    // SAFETY: always safe.
+    unsafe { libc::getpid() }
+}
+
+/// setdomainname(2), which nix does not wrap.
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe a valid buffer.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } as libc::c_long).map(|_| ())
+}
+
+/// Joins a new, anonymous session keyring named `name` (keyctl(2)
+/// KEYCTL_JOIN_SESSION_KEYRING), so the container does not share nook's.
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let n = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr()) }).map(|_| ())
+}
+
+/// execveat(2) of an fd (AT_EMPTY_PATH). Returns only on failure.
+pub fn execveat_fd(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
+    unsafe {
+        libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH);
+    }
+    io::Error::last_os_error()
+}
