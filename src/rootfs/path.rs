@@ -45,6 +45,10 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, nofollow: bool) -> io::Result
 /// O_PATH fd of the result. Each prefix is resolved from the root with
 /// RESOLVE_IN_ROOT, so a symlink planted meanwhile still lands inside.
 pub fn create_in_root(root: BorrowedFd, path: &Path, kind: Kind) -> io::Result<OwnedFd> {
+    create_depth(root, path, kind, 0)
+}
+
+fn create_depth(root: BorrowedFd, path: &Path, kind: Kind, depth: u32) -> io::Result<OwnedFd> {
     if let Some(fd) = open_in_root(root, path, false)? {
         return Ok(fd);
     }
@@ -53,12 +57,26 @@ pub fn create_in_root(root: BorrowedFd, path: &Path, kind: Kind) -> io::Result<O
     let mut cur = sys::openat2(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0, RESOLVE)?;
     let mut prefix = PathBuf::new();
     for (i, comp) in comps.iter().enumerate() {
+        let name = Path::new(comp.as_os_str());
+        let parent = prefix.clone();
         prefix.push(comp);
         let want = if i + 1 == comps.len() { kind } else { Kind::Dir };
         cur = match sys::openat2(root, &prefix, libc::O_PATH, 0, RESOLVE) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                make(cur.as_fd(), Path::new(comp.as_os_str()), want)?;
+                match nix::fcntl::readlinkat(cur.as_fd(), name) {
+                    // A dangling symlink: create what it points to, inside
+                    // the root, as the kernel would resolve it.
+                    Ok(target) => {
+                        if depth >= 40 {
+                            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                        }
+                        let target = PathBuf::from(target);
+                        let resolved = if target.is_absolute() { target } else { parent.join(target) };
+                        create_depth(root, &resolved, want, depth + 1)?;
+                    }
+                    Err(_) => make(cur.as_fd(), name, want)?,
+                }
                 sys::openat2(root, &prefix, libc::O_PATH, 0, RESOLVE)?
             }
             Err(e) => return Err(e),
