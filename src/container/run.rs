@@ -6,6 +6,7 @@ use super::create::{create, CreateOptions};
 use super::delete::destroy;
 use super::start::release;
 use super::{other, Result};
+use crate::state::ContainerDir;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -48,9 +49,18 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
-    let code = wait_forwarding(c.state.pid, c.pidfd, &set)?;
+    // Other commands (kill, state, delete) may act on the container while
+    // it runs: let go of its lock until it has exited.
+    let super::Created { dir, state, pidfd } = c;
+    drop(dir);
+    let code = wait_forwarding(state.pid, pidfd, &set)?;
     if !opts.keep {
-        destroy(c.dir, &c.state)?;
+        match ContainerDir::open(root, &state.id) {
+            Ok(dir) => destroy(dir, &state)?,
+            // Deleted by someone else meanwhile: nothing left to do.
+            Err(crate::state::StateError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(code)
 }
