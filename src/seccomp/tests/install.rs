@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 
 /// Raw syscall; returns the result or `-errno`.
-fn sys(nr: libc::c_long, a: [u64; 4]) -> i64 {
+pub(super) fn sys(nr: libc::c_long, a: [u64; 4]) -> i64 {
     // SAFETY: the tests only call syscalls without memory arguments.
     let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3]) };
     if r < 0 {
@@ -24,7 +24,7 @@ fn sys(nr: libc::c_long, a: [u64; 4]) -> i64 {
 
 /// Forks; the child sets no_new_privs, installs `filter` (handing any
 /// listener fd to `with_listener`), runs `body` and exits with its result.
-fn in_child(filter: &Filter, with_listener: impl FnOnce(OwnedFd), body: impl FnOnce() -> i32) -> WaitStatus {
+pub(super) fn in_child(filter: &Filter, with_listener: impl FnOnce(OwnedFd), body: impl FnOnce() -> i32) -> WaitStatus {
     // SAFETY: the child only runs the closures below, then _exit()s.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {

@@ -5,6 +5,7 @@
 mod install;
 mod interp;
 mod oracle;
+pub(crate) mod podman;
 mod profile;
 mod random;
 

@@ -11,7 +11,7 @@ use oci_spec::runtime::{
 };
 
 /// xorshift64*: tiny, deterministic.
-pub(crate) struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {
@@ -109,7 +109,7 @@ fn interesting(spec: &LinuxSeccomp) -> Vec<u64> {
 }
 
 /// Every syscall number of every ABI under each audit arch, edges, x32.
-fn probes() -> Vec<(u32, u32)> {
+pub(super) fn probes() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for abi in Abi::ALL {
         out.extend(abi.syscalls().iter().map(|(_, nr)| (abi.audit_arch(), *nr)));
@@ -121,7 +121,7 @@ fn probes() -> Vec<(u32, u32)> {
     out
 }
 
-fn compare(spec: &LinuxSeccomp, rng: &mut Rng, probes: &[(u32, u32)]) -> usize {
+pub(super) fn compare(spec: &LinuxSeccomp, rng: &mut Rng, probes: &[(u32, u32)]) -> usize {
     let vals = interesting(spec);
     let progs = [compile(spec).unwrap(), compile_linear(spec).unwrap()];
     for f in &progs {
