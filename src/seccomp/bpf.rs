@@ -45,7 +45,12 @@ pub struct SockFilter {
 
 impl SockFilter {
     pub(crate) const fn stmt(code: u16, k: u32) -> Self {
-        SockFilter { code, jt: 0, jf: 0, k }
+        SockFilter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        }
     }
 }
 

@@ -88,7 +88,10 @@ fn intervals(p: &AbiPolicy, default: u32) -> Vec<(u32, Leaf<'_>)> {
             out.pop();
         }
         // Merge equal returns; rule blocks are never merged.
-        if out.last().is_some_and(|last| last.1 == leaf && matches!(leaf, Leaf::Ret(_))) {
+        if out
+            .last()
+            .is_some_and(|last| last.1 == leaf && matches!(leaf, Leaf::Ret(_)))
+        {
             return;
         }
         out.push((start, leaf));
@@ -196,7 +199,11 @@ fn emit_cmp(asm: &mut Assembler, cmp: &Cmp, wide: bool, fail: Label) {
             }
             Op::Gt | Op::Ge | Op::Lt | Op::Le => {
                 // hi > v_hi decides "greater", hi < v_hi "less".
-                let (greater, less) = if matches!(cmp.op, Op::Gt | Op::Ge) { (pass, fail) } else { (fail, pass) };
+                let (greater, less) = if matches!(cmp.op, Op::Gt | Op::Ge) {
+                    (pass, fail)
+                } else {
+                    (fail, pass)
+                };
                 let equal = asm.label();
                 asm.push(Insn::Jump(Cond::Gt, v_hi, greater, equal));
                 asm.bind(equal);

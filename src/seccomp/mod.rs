@@ -96,7 +96,10 @@ pub enum SeccompError {
 
 impl SeccompError {
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SeccompError::Config { field: field.into(), reason: reason.into() }
+        SeccompError::Config {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -190,9 +193,7 @@ impl Filter {
 ///
 /// Errors name the field, e.g. `linux.seccomp.syscalls[3].action: ...`.
 pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
-    let policy = rules::Policy::from_spec(spec)?;
-    let program = codegen::generate(&policy)?;
-    Ok(Filter { program, flags: policy.flags, skipped: policy.skipped })
+    build(spec, codegen::generate)
 }
 
 /// Installs `filter` on the calling thread with seccomp(2).
@@ -208,7 +209,17 @@ pub fn install(filter: &Filter) -> Result<Option<OwnedFd>, SeccompError> {
 /// optimisation) produce; for benchmarks and tests only.
 #[doc(hidden)]
 pub fn compile_linear(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+    build(spec, codegen::generate_linear)
+}
+
+type Generator = fn(&rules::Policy) -> Result<Vec<SockFilter>, SeccompError>;
+
+fn build(spec: &LinuxSeccomp, generate: Generator) -> Result<Filter, SeccompError> {
     let policy = rules::Policy::from_spec(spec)?;
-    let program = codegen::generate_linear(&policy)?;
-    Ok(Filter { program, flags: policy.flags, skipped: policy.skipped })
+    let program = generate(&policy)?;
+    Ok(Filter {
+        program,
+        flags: policy.flags,
+        skipped: policy.skipped,
+    })
 }

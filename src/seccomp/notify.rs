@@ -33,7 +33,10 @@ pub fn send_listener_fd(
     listener: BorrowedFd<'_>,
     state: &ContainerProcessState,
 ) -> Result<(), SeccompError> {
-    let err = |source| SeccompError::Listener { path: listener_path.display().to_string(), source };
+    let err = |source| SeccompError::Listener {
+        path: listener_path.display().to_string(),
+        source,
+    };
     let payload = serde_json::to_vec(state).map_err(|e| err(e.into()))?;
     let stream = UnixStream::connect(listener_path).map_err(err)?;
     let fds = [listener.as_raw_fd()];
@@ -46,7 +49,10 @@ pub fn send_listener_fd(
     )
     .map_err(|e| err(e.into()))?;
     if sent != payload.len() {
-        return Err(err(std::io::Error::other(format!("short write: {sent} of {} bytes", payload.len()))));
+        return Err(err(std::io::Error::other(format!(
+            "short write: {sent} of {} bytes",
+            payload.len()
+        ))));
     }
     Ok(())
 }

@@ -30,7 +30,10 @@ pub(super) fn set_mode_filter(
         )
     };
     if ret < 0 {
-        return Err(SeccompError::Install { flags: bits, source: std::io::Error::last_os_error() });
+        return Err(SeccompError::Install {
+            flags: bits,
+            source: std::io::Error::last_os_error(),
+        });
     }
     if bits & flags::NEW_LISTENER == 0 {
         return Ok(None);

@@ -1166,4 +1166,3 @@ pub(super) const X32: &[(&str, u32)] = &[
     ("write", 0x40000001),
     ("writev", 0x40000204),
 ];
-
