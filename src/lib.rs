@@ -21,6 +21,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rootfs;
 pub mod seal;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sync;
