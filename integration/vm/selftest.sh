@@ -169,10 +169,12 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 host_main() {
-    local quick=0 tmp t0 rc line
+    local quick=0 t0 rc line
     [ "${1:-}" = --quick ] && quick=1
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/nook-selftest.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 
     # ---- initramfs cache: a second build is a no-op
     local img1 img2 m1 m2
@@ -207,6 +209,7 @@ host_main() {
         case $line in
             "ok - "*) echo "$line"; PASS=$((PASS + 1)) ;;
             "not ok - "*) echo "$line"; FAIL=$((FAIL + 1)) ;;
+            "#"*) echo "$line" ;;
             *) echo "# $line" ;;
         esac
     done < "$tmp/o"
