@@ -120,6 +120,9 @@ guest_main() {
     expect "user+pid+... namespaces as an unprivileged user" "0 1" "$out"
     out=$(unshare --cgroup --time --fork sh -c 'cat /proc/self/cgroup' 2>&1)
     expect "cgroup and time namespaces" "0::/" "$out"
+    if modprobe veth && modprobe bridge && [ -d /sys/module/veth ] && [ -d /sys/module/bridge ]; then
+        ok "modprobe veth bridge from the shared /lib/modules"
+    else nok "modprobe veth bridge from the shared /lib/modules"; fi
 
     # ---- a real OCI runtime: Debian's runc with a busybox bundle
     guest_runc
@@ -202,7 +205,8 @@ host_main() {
 
     # ---- the guest suite, all in one VM
     t0=$(now)
-    run_vm "$tmp/o" "$tmp/e" --timeout 600 -- bash "$HERE/selftest.sh" --guest
+    # (through --script: this file is copied onto the work share and run with its shebang)
+    run_vm "$tmp/o" "$tmp/e" --timeout 600 --script "$HERE/selftest.sh" --guest
     rc=$?
     echo "# guest suite VM: $(since "$t0") s"
     while IFS= read -r line; do
