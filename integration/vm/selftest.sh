@@ -86,7 +86,7 @@ guest_main() {
     # ---- cgroup.freeze / cgroup.events / cgroup.kill
     cg=$CG/selftest-freeze
     mkdir "$cg"
-    in_cg "$cg" sleep 1000 &
+    (in_cg "$cg" sleep 1000) 2>/dev/null &
     local bg=$!
     if wait_for 20 grep -qx 'populated 1' "$cg/cgroup.events"; then ok "cgroup.events populated 1"
     else nok "cgroup.events populated 1"; fi
@@ -159,8 +159,26 @@ guest_runc() {
     expect "runc run: memory limit OOM-kills a 64M allocation (137)" 137 "$rc"
     [ "$rc" = 137 ] || echo "# runc output: $out"
 
+    # lifecycle: run -d, state, pause/resume (freezer), exec, kill, delete
+    make_config '["sleep","1000"]'
+    (cd "$b" && "${R[@]}" run -d selftest-c </dev/null >/dev/null 2>&1); rc=$?
+    expect "runc run -d" 0 "$rc"
+    rstate() { "${R[@]}" state selftest-c 2>/dev/null | jq -r .status; }
+    expect "runc state: running" running "$(rstate)"
+    "${R[@]}" pause selftest-c
+    expect "runc pause: paused" paused "$(rstate)"
+    "${R[@]}" resume selftest-c
+    expect "runc resume: running" running "$(rstate)"
+    out=$("${R[@]}" exec selftest-c echo exec-ok 2>&1)
+    expect "runc exec" exec-ok "$out"
+    "${R[@]}" kill selftest-c KILL
+    if wait_for 30 test "$(rstate)" = stopped; then ok "runc kill: stopped"; else nok "runc kill: stopped" "$(rstate)"; fi
+    "${R[@]}" delete selftest-c
+    expect "runc delete" "" "$("${R[@]}" list -q 2>&1)"
+
     "${R[@]}" delete -f selftest-a >/dev/null 2>&1
     "${R[@]}" delete -f selftest-b >/dev/null 2>&1
+    "${R[@]}" delete -f selftest-c >/dev/null 2>&1
     rm -rf "$b"
 }
 
