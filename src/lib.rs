@@ -1,1 +1,2 @@
 //! nook: an OCI container runtime.
+pub mod cgroups;
