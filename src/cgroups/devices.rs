@@ -53,7 +53,7 @@ impl DeviceRule {
             DevKind::Char => dev_type == DEV_CHAR,
             DevKind::Block => dev_type == DEV_BLOCK,
         };
-        kind_ok && self.major.is_none_or(|m| m == major) && self.minor.is_none_or(|m| m == minor)
+        kind_ok && self.major.map_or(true, |m| m == major) && self.minor.map_or(true, |m| m == minor)
     }
 }
 
@@ -127,7 +127,7 @@ pub fn container_rules(
     out.extend(
         DEFAULT_RULES
             .iter()
-            .filter(|(path, _)| path.is_none_or(|p| !linux_devices.iter().any(|d| d.path().as_os_str() == p)))
+            .filter(|(path, _)| path.map_or(true, |p| !linux_devices.iter().any(|d| d.path().as_os_str() == p)))
             .map(|(_, r)| *r),
     );
     Ok(out)

@@ -145,7 +145,10 @@ impl Cgroup {
         devices: Option<&[DeviceRule]>,
     ) -> Result<Cgroup> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
-        let rel = path.strip_prefix(mount).ok().filter(|r| r.components().next().is_some()).ok_or_else(|| {
+        let below = |r: &&Path| {
+            r.components().next().is_some() && r.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
+        let rel = path.strip_prefix(mount).ok().filter(below).ok_or_else(|| {
             CgroupError::invalid_path(path.display().to_string(), "is not below the cgroup2 mount")
         })?;
         // Directories from the mount down to the target.

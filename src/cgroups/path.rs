@@ -7,18 +7,16 @@ use std::path::{Component, Path, PathBuf};
 
 use super::CgroupError;
 
-/// `CGROUP2_SUPER_MAGIC` from linux/magic.h.
-pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-
 /// Where a pure cgroup v2 host mounts the unified hierarchy.
 pub const UNIFIED_MOUNTPOINT: &str = "/sys/fs/cgroup";
 /// Where a hybrid host mounts it.
 pub const HYBRID_MOUNTPOINT: &str = "/sys/fs/cgroup/unified";
 
-/// Whether `path` is the root of a cgroup2 filesystem (statfs magic).
+/// Whether `path` is the root of a cgroup2 filesystem (statfs magic
+/// `CGROUP2_SUPER_MAGIC`, 0x63677270).
 pub fn is_cgroup2(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
-        .map(|st| st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+        .map(|st| st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
 }
 
