@@ -158,16 +158,7 @@ impl Cgroup {
         }
         // The deepest existing ancestor (proper) decides what is available.
         let existing = chain[..chain.len() - 1].iter().rposition(|d| d.is_dir()).unwrap_or(0);
-        let base = &chain[existing];
-        let available = words(&read(base, "cgroup.controllers")?);
-        if let Some(missing) = plan.controllers.iter().find(|c| !available.contains(*c)) {
-            let available = available.iter().cloned().collect::<Vec<_>>().join(" ");
-            return Err(CgroupError::ControllerUnavailable {
-                controller: missing.clone(),
-                dir: base.clone(),
-                available: if available.is_empty() { "none".into() } else { available },
-            });
-        }
+        check_controllers(&chain[existing], &plan)?;
         let mut undo = Undo::default();
         match Self::build(&chain[existing..], &plan, devices, &mut undo) {
             Ok(cg) => Ok(cg),
@@ -213,14 +204,7 @@ impl Cgroup {
     /// Validation happens first: an invalid value writes nothing.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
-        let available = words(&read(&self.path, "cgroup.controllers")?);
-        if let Some(missing) = plan.controllers.iter().find(|c| !available.contains(*c)) {
-            return Err(CgroupError::ControllerUnavailable {
-                controller: missing.clone(),
-                dir: self.path.clone(),
-                available: available.into_iter().collect::<Vec<_>>().join(" "),
-            });
-        }
+        check_controllers(&self.path, &plan)?;
         self.apply(&plan)
     }
 
@@ -341,9 +325,7 @@ impl Cgroup {
 
     /// Counts from `memory.events` (all zero without the memory controller).
     pub fn oom_events(&self) -> stats::MemoryEventCount {
-        let ev = read_opt(&self.path, "memory.events").map(|s| stats::parse_flat_keyed(&s)).unwrap_or_default();
-        let e = |k: &str| ev.get(k).copied().unwrap_or(0);
-        stats::MemoryEventCount { low: e("low"), high: e("high"), max: e("max"), oom: e("oom"), oom_kill: e("oom_kill") }
+        stats::memory_events(&self.path)
     }
 
     /// Statistics in runc's `events --stats` shape, from the files that exist.
@@ -356,6 +338,22 @@ impl Cgroup {
     /// EBUSY for a short while as exiting processes drain.
     pub fn destroy(self) -> Result<()> {
         remove_tree(&self.path)
+    }
+}
+
+/// Every controller `plan` needs must be in `dir`'s cgroup.controllers.
+fn check_controllers(dir: &Path, plan: &Plan) -> Result<()> {
+    let available = words(&read(dir, "cgroup.controllers")?);
+    match plan.controllers.iter().find(|c| !available.contains(*c)) {
+        None => Ok(()),
+        Some(missing) => {
+            let available = available.into_iter().collect::<Vec<_>>().join(" ");
+            Err(CgroupError::ControllerUnavailable {
+                controller: missing.clone(),
+                dir: dir.to_path_buf(),
+                available: if available.is_empty() { "none".into() } else { available },
+            })
+        }
     }
 }
 
@@ -404,7 +402,17 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
     fs::remove_dir(dir).map_err(|e| CgroupError::io("rmdir", dir, e))
 }
 
-/// What this driver supports, for `nook features` (cgroup section).
+/// The cgroup2 mount and the cgroup directory for container `id` with the
+/// cgroupfs driver: [`cgroup2_mount`] + [`own_cgroup`] + [`resolve`].
+pub fn container_dir(cgroups_path: Option<&str>, id: &str) -> Result<(PathBuf, PathBuf)> {
+    let mount = cgroup2_mount()?;
+    let dir = resolve(&mount, &own_cgroup()?, cgroups_path, id)?;
+    Ok((mount, dir))
+}
+
+/// What this driver supports, for `nook features` (cgroup section). The
+/// systemd driver is not implemented (only its `slice:prefix:name` paths
+/// are parsed), so `systemd` is false.
 pub fn features() -> oci_spec::runtime::Cgroup {
     let mut c = oci_spec::runtime::Cgroup::default();
     c.set_v1(Some(false));

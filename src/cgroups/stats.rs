@@ -237,6 +237,13 @@ pub(crate) fn parse_list(s: &str) -> Vec<u16> {
     out
 }
 
+/// Counts from `dir/memory.events` (zero when it does not exist).
+pub(crate) fn memory_events(dir: &Path) -> MemoryEventCount {
+    let ev = read_opt(dir, "memory.events").map(|s| parse_flat_keyed(&s)).unwrap_or_default();
+    let e = |k: &str| ev.get(k).copied().unwrap_or(0);
+    MemoryEventCount { low: e("low"), high: e("high"), max: e("max"), oom: e("oom"), oom_kill: e("oom_kill") }
+}
+
 /// Read everything that exists under `dir`. `pid_count` is used for
 /// pids.current when the pids controller is not enabled.
 pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: &[String]) -> Stats {
@@ -277,10 +284,7 @@ pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: 
         };
     }
     st.memory.psi = psi("memory.pressure");
-    let ev = keyed("memory.events");
-    let e = |k: &str| ev.get(k).copied().unwrap_or(0);
-    st.memory.event_count =
-        MemoryEventCount { low: e("low"), high: e("high"), max: e("max"), oom: e("oom"), oom_kill: e("oom_kill") };
+    st.memory.event_count = memory_events(dir);
 
     st.pids.current = num("pids.current").unwrap_or_else(pid_count);
     st.pids.limit = num("pids.max").unwrap_or(0);

@@ -292,6 +292,8 @@ fn scenario_paths(mount: &Path) {
     let p = resolve(mount, &own, None, "ctr").unwrap();
     assert!(p.starts_with(mount) && p.ends_with("ctr"));
     assert_eq!(resolve(mount, &own, Some("/a/b"), "x").unwrap(), mount.join("a/b"));
+    let (m, d) = container_dir(Some("/k/ctr"), "id").unwrap();
+    assert_eq!((m.as_path(), d), (mount, mount.join("k/ctr")));
 }
 
 fn run_all(mount: &Path) {
