@@ -44,7 +44,13 @@ pub struct DeviceRule {
 
 impl DeviceRule {
     const fn allow_char(major: u32, minor: Option<u32>, access: u32) -> Self {
-        DeviceRule { allow: true, kind: DevKind::Char, major: Some(major), minor, access }
+        DeviceRule {
+            allow: true,
+            kind: DevKind::Char,
+            major: Some(major),
+            minor,
+            access,
+        }
     }
 
     fn matches_dev(&self, dev_type: u32, major: u32, minor: u32) -> bool {
@@ -53,7 +59,9 @@ impl DeviceRule {
             DevKind::Char => dev_type == DEV_CHAR,
             DevKind::Block => dev_type == DEV_BLOCK,
         };
-        kind_ok && self.major.map_or(true, |m| m == major) && self.minor.map_or(true, |m| m == minor)
+        kind_ok
+            && self.major.map_or(true, |m| m == major)
+            && self.minor.map_or(true, |m| m == minor)
     }
 }
 
@@ -62,14 +70,50 @@ impl DeviceRule {
 /// of each pair is the device path runc drops the default for when the
 /// spec lists a device at that path.
 pub const DEFAULT_RULES: [(Option<&str>, DeviceRule); 11] = [
-    (None, DeviceRule { allow: true, kind: DevKind::Char, major: None, minor: None, access: ACC_MKNOD }),
-    (None, DeviceRule { allow: true, kind: DevKind::Block, major: None, minor: None, access: ACC_MKNOD }),
-    (Some("/dev/null"), DeviceRule::allow_char(1, Some(3), ACC_ALL)),
-    (Some("/dev/random"), DeviceRule::allow_char(1, Some(8), ACC_ALL)),
-    (Some("/dev/full"), DeviceRule::allow_char(1, Some(7), ACC_ALL)),
-    (Some("/dev/tty"), DeviceRule::allow_char(5, Some(0), ACC_ALL)),
-    (Some("/dev/zero"), DeviceRule::allow_char(1, Some(5), ACC_ALL)),
-    (Some("/dev/urandom"), DeviceRule::allow_char(1, Some(9), ACC_ALL)),
+    (
+        None,
+        DeviceRule {
+            allow: true,
+            kind: DevKind::Char,
+            major: None,
+            minor: None,
+            access: ACC_MKNOD,
+        },
+    ),
+    (
+        None,
+        DeviceRule {
+            allow: true,
+            kind: DevKind::Block,
+            major: None,
+            minor: None,
+            access: ACC_MKNOD,
+        },
+    ),
+    (
+        Some("/dev/null"),
+        DeviceRule::allow_char(1, Some(3), ACC_ALL),
+    ),
+    (
+        Some("/dev/random"),
+        DeviceRule::allow_char(1, Some(8), ACC_ALL),
+    ),
+    (
+        Some("/dev/full"),
+        DeviceRule::allow_char(1, Some(7), ACC_ALL),
+    ),
+    (
+        Some("/dev/tty"),
+        DeviceRule::allow_char(5, Some(0), ACC_ALL),
+    ),
+    (
+        Some("/dev/zero"),
+        DeviceRule::allow_char(1, Some(5), ACC_ALL),
+    ),
+    (
+        Some("/dev/urandom"),
+        DeviceRule::allow_char(1, Some(9), ACC_ALL),
+    ),
     (None, DeviceRule::allow_char(136, None, ACC_ALL)),
     (None, DeviceRule::allow_char(5, Some(2), ACC_ALL)),
     (None, DeviceRule::allow_char(10, Some(200), ACC_ALL)),
@@ -78,17 +122,22 @@ pub const DEFAULT_RULES: [(Option<&str>, DeviceRule); 11] = [
 fn dev_num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     match v {
         None | Some(-1) => Ok(None),
-        Some(n) => u32::try_from(n).map(Some).map_err(|_| CgroupError::InvalidValue {
-            field: field.into(),
-            reason: format!("{n} is not a device number or -1"),
-        }),
+        Some(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| CgroupError::InvalidValue {
+                field: field.into(),
+                reason: format!("{n} is not a device number or -1"),
+            }),
     }
 }
 
 /// Convert one OCI `linux.resources.devices[i]` entry.
 pub fn rule_from_oci(i: usize, d: &LinuxDeviceCgroup) -> Result<DeviceRule, CgroupError> {
     let field = format!("linux.resources.devices[{i}]");
-    let bad = |reason: String| CgroupError::InvalidValue { field: field.clone(), reason };
+    let bad = |reason: String| CgroupError::InvalidValue {
+        field: field.clone(),
+        reason,
+    };
     let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
         LinuxDeviceType::A => DevKind::All,
         LinuxDeviceType::C => DevKind::Char,
@@ -123,11 +172,19 @@ pub fn container_rules(
     spec_rules: &[LinuxDeviceCgroup],
     linux_devices: &[LinuxDevice],
 ) -> Result<Vec<DeviceRule>, CgroupError> {
-    let mut out = spec_rules.iter().enumerate().map(|(i, d)| rule_from_oci(i, d)).collect::<Result<Vec<_>, _>>()?;
+    let mut out = spec_rules
+        .iter()
+        .enumerate()
+        .map(|(i, d)| rule_from_oci(i, d))
+        .collect::<Result<Vec<_>, _>>()?;
     out.extend(
         DEFAULT_RULES
             .iter()
-            .filter(|(path, _)| path.map_or(true, |p| !linux_devices.iter().any(|d| d.path().as_os_str() == p)))
+            .filter(|(path, _)| {
+                path.map_or(true, |p| {
+                    !linux_devices.iter().any(|d| d.path().as_os_str() == p)
+                })
+            })
             .map(|(_, r)| *r),
     );
     Ok(out)
@@ -138,13 +195,16 @@ pub fn evaluate(rules: &[DeviceRule], dev_type: u32, major: u32, minor: u32, acc
     if access == 0 {
         return false;
     }
-    (0..3).map(|b| 1 << b).filter(|bit| access & bit != 0).all(|bit| {
-        rules
-            .iter()
-            .rev()
-            .find(|r| r.access & bit != 0 && r.matches_dev(dev_type, major, minor))
-            .is_some_and(|r| r.allow)
-    })
+    (0..3)
+        .map(|b| 1 << b)
+        .filter(|bit| access & bit != 0)
+        .all(|bit| {
+            rules
+                .iter()
+                .rev()
+                .find(|r| r.access & bit != 0 && r.matches_dev(dev_type, major, minor))
+                .is_some_and(|r| r.allow)
+        })
 }
 
 /// One `struct bpf_insn`.
@@ -169,7 +229,12 @@ pub(crate) const JMP32_JNE_K: u8 = 0x56;
 pub(crate) const JMP_EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn { code, regs: (src << 4) | dst, off, imm }
+    Insn {
+        code,
+        regs: (src << 4) | dst,
+        off,
+        imm,
+    }
 }
 
 /// Compile `rules` into a device program. Registers: r2 = device type,
@@ -181,10 +246,10 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
     let mut p = vec![
         insn(LDX_MEM_W, 2, 1, 0, 0), // r2 = ctx->access_type
         insn(ALU32_MOV_X, 3, 2, 0, 0),
-        insn(ALU32_RSH_K, 3, 0, 0, 16), // r3 = access
+        insn(ALU32_RSH_K, 3, 0, 0, 16),     // r3 = access
         insn(ALU32_AND_K, 2, 0, 0, 0xffff), // r2 = type
-        insn(LDX_MEM_W, 4, 1, 4, 0), // r4 = major
-        insn(LDX_MEM_W, 5, 1, 8, 0), // r5 = minor
+        insn(LDX_MEM_W, 4, 1, 4, 0),        // r4 = major
+        insn(LDX_MEM_W, 5, 1, 8, 0),        // r5 = minor
     ];
     for r in rules.iter().rev() {
         // Build the block with jumps to "next" marked by off = i16::MIN,
@@ -262,8 +327,20 @@ pub(crate) fn interpret(prog: &[Insn], ctx: [u32; 3]) -> u64 {
 mod tests {
     use super::*;
 
-    fn rule(allow: bool, kind: DevKind, major: Option<u32>, minor: Option<u32>, access: u32) -> DeviceRule {
-        DeviceRule { allow, kind, major, minor, access }
+    fn rule(
+        allow: bool,
+        kind: DevKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: u32,
+    ) -> DeviceRule {
+        DeviceRule {
+            allow,
+            kind,
+            major,
+            minor,
+            access,
+        }
     }
 
     fn oci(json: &str) -> Vec<LinuxDeviceCgroup> {
@@ -281,7 +358,10 @@ mod tests {
                     for acc in 1..=7 {
                         let want = evaluate(rules, ty, maj, min, acc);
                         let got = interpret(&prog, [ty | (acc << 16), maj, min]);
-                        assert_eq!(got, want as u64, "rules {rules:?} dev {ty} {maj}:{min} acc {acc}");
+                        assert_eq!(
+                            got, want as u64,
+                            "rules {rules:?} dev {ty} {maj}:{min} acc {acc}"
+                        );
                     }
                 }
             }
@@ -344,16 +424,29 @@ mod tests {
         assert!(evaluate(spec_only, DEV_CHAR, 1, 3, ACC_READ));
         assert!(!evaluate(spec_only, DEV_CHAR, 1, 3, ACC_WRITE));
         assert!(!evaluate(spec_only, DEV_CHAR, 1, 3, ACC_READ | ACC_WRITE));
-        assert!(!evaluate(&rules, DEV_CHAR, 1, 1, ACC_READ), "/dev/mem denied");
-        assert!(evaluate(&rules, DEV_BLOCK, 8, 0, ACC_MKNOD), "mknod allowed by default");
+        assert!(
+            !evaluate(&rules, DEV_CHAR, 1, 1, ACC_READ),
+            "/dev/mem denied"
+        );
+        assert!(
+            evaluate(&rules, DEV_BLOCK, 8, 0, ACC_MKNOD),
+            "mknod allowed by default"
+        );
         assert!(!evaluate(&rules, DEV_BLOCK, 8, 0, ACC_READ));
         assert!(evaluate(&rules, DEV_CHAR, 136, 42, ACC_READ | ACC_WRITE));
     }
 
     #[test]
     fn oci_conversion() {
-        let r = rule_from_oci(0, &oci(r#"[{"allow":true,"type":"b","major":8,"minor":-1,"access":"rm"}]"#)[0]).unwrap();
-        assert_eq!(r, rule(true, DevKind::Block, Some(8), None, ACC_READ | ACC_MKNOD));
+        let r = rule_from_oci(
+            0,
+            &oci(r#"[{"allow":true,"type":"b","major":8,"minor":-1,"access":"rm"}]"#)[0],
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            rule(true, DevKind::Block, Some(8), None, ACC_READ | ACC_MKNOD)
+        );
         for bad in [
             r#"[{"allow":true,"access":""}]"#,
             r#"[{"allow":true,"access":"rx"}]"#,
@@ -368,11 +461,14 @@ mod tests {
     #[test]
     fn defaults_dropped_for_redefined_paths() {
         let devs: Vec<LinuxDevice> =
-            serde_json::from_str(r#"[{"path":"/dev/null","type":"c","major":1,"minor":3}]"#).unwrap();
+            serde_json::from_str(r#"[{"path":"/dev/null","type":"c","major":1,"minor":3}]"#)
+                .unwrap();
         let with = container_rules(&[], &[]).unwrap();
         let without = container_rules(&[], &devs).unwrap();
         assert_eq!(with.len(), 11);
         assert_eq!(without.len(), 10);
-        assert!(!without.iter().any(|r| r.major == Some(1) && r.minor == Some(3)));
+        assert!(!without
+            .iter()
+            .any(|r| r.major == Some(1) && r.minor == Some(3)));
     }
 }

@@ -93,12 +93,22 @@ pub struct Cpu {
     pub psi: Option<PsiStats>,
 }
 
+/// runc `types.CPUSet`; the v1-only knobs stay zero on v2, as in runc.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
 pub struct CpuSet {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -207,10 +217,16 @@ pub(crate) fn parse_io_stat(content: &str) -> Blkio {
     let mut b = Blkio::default();
     for line in content.lines() {
         let mut it = line.split_whitespace();
-        let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (maj.parse(), min.parse()) else { continue };
+        let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (maj.parse(), min.parse()) else {
+            continue;
+        };
         for kv in it {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             let Ok(value) = v.parse() else { continue };
             let (table, op) = match k {
                 "rbytes" => (&mut b.io_service_bytes_recursive, "Read"),
@@ -219,7 +235,12 @@ pub(crate) fn parse_io_stat(content: &str) -> Blkio {
                 "wios" => (&mut b.io_serviced_recursive, "Write"),
                 _ => continue,
             };
-            table.push(BlkioEntry { major, minor, op: op.into(), value });
+            table.push(BlkioEntry {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
         }
     }
     b
@@ -239,22 +260,42 @@ pub(crate) fn parse_list(s: &str) -> Vec<u16> {
 
 /// Counts from `dir/memory.events` (zero when it does not exist).
 pub(crate) fn memory_events(dir: &Path) -> MemoryEventCount {
-    let ev = read_opt(dir, "memory.events").map(|s| parse_flat_keyed(&s)).unwrap_or_default();
+    let ev = read_opt(dir, "memory.events")
+        .map(|s| parse_flat_keyed(&s))
+        .unwrap_or_default();
     let e = |k: &str| ev.get(k).copied().unwrap_or(0);
-    MemoryEventCount { low: e("low"), high: e("high"), max: e("max"), oom: e("oom"), oom_kill: e("oom_kill") }
+    MemoryEventCount {
+        low: e("low"),
+        high: e("high"),
+        max: e("max"),
+        oom: e("oom"),
+        oom_kill: e("oom_kill"),
+    }
 }
 
 /// Read everything that exists under `dir`. `pid_count` is used for
 /// pids.current when the pids controller is not enabled.
-pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: &[String]) -> Stats {
+pub(crate) fn read(
+    dir: &Path,
+    pid_count: impl FnOnce() -> u64,
+    hugepage_sizes: &[String],
+) -> Stats {
     let num = |f: &str| read_opt(dir, f).and_then(|s| parse_u64(&s));
-    let keyed = |f: &str| read_opt(dir, f).map(|s| parse_flat_keyed(&s)).unwrap_or_default();
+    let keyed = |f: &str| {
+        read_opt(dir, f)
+            .map(|s| parse_flat_keyed(&s))
+            .unwrap_or_default()
+    };
     let psi = |f: &str| read_opt(dir, f).map(|s| parse_psi(&s));
     let mut st = Stats::default();
 
     let cpu = keyed("cpu.stat");
     let c = |k: &str| cpu.get(k).copied().unwrap_or(0);
-    st.cpu.usage = CpuUsage { total: c("usage_usec") * 1000, kernel: c("system_usec") * 1000, user: c("user_usec") * 1000 };
+    st.cpu.usage = CpuUsage {
+        total: c("usage_usec") * 1000,
+        kernel: c("system_usec") * 1000,
+        user: c("user_usec") * 1000,
+    };
     st.cpu.throttling = Throttling {
         periods: c("nr_periods"),
         throttled_periods: c("nr_throttled"),
@@ -262,8 +303,12 @@ pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: 
     };
     st.cpu.psi = psi("cpu.pressure");
 
-    st.cpuset.cpus = read_opt(dir, "cpuset.cpus.effective").map(|s| parse_list(&s)).unwrap_or_default();
-    st.cpuset.mems = read_opt(dir, "cpuset.mems.effective").map(|s| parse_list(&s)).unwrap_or_default();
+    st.cpuset.cpus = read_opt(dir, "cpuset.cpus.effective")
+        .map(|s| parse_list(&s))
+        .unwrap_or_default();
+    st.cpuset.mems = read_opt(dir, "cpuset.mems.effective")
+        .map(|s| parse_list(&s))
+        .unwrap_or_default();
 
     st.memory.raw = keyed("memory.stat");
     st.memory.cache = st.memory.raw.get("file").copied().unwrap_or(0);
@@ -273,31 +318,48 @@ pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: 
         max: num("memory.peak").unwrap_or(0),
         failcnt: 0,
     };
-    if let Some(swap) = num("memory.swap.current") {
-        // v1 reported mem+swap; so does runc on v2.
-        let limit = num("memory.swap.max").unwrap_or(u64::MAX);
-        st.memory.swap = MemoryEntry {
-            usage: swap + st.memory.usage.usage,
-            limit: if limit == u64::MAX { limit } else { limit.saturating_add(st.memory.usage.limit) },
-            max: 0,
-            failcnt: 0,
-        };
-    }
+    // v1 reported mem+swap, and so does runc on v2 (with zero swap when
+    // there is no swap accounting).
+    let (swap, swap_limit) = match num("memory.swap.current") {
+        Some(cur) => (cur, num("memory.swap.max").unwrap_or(u64::MAX)),
+        None => (0, 0),
+    };
+    st.memory.swap = MemoryEntry {
+        usage: swap + st.memory.usage.usage,
+        limit: if swap_limit == u64::MAX {
+            swap_limit
+        } else {
+            swap_limit.saturating_add(st.memory.usage.limit)
+        },
+        max: 0,
+        failcnt: 0,
+    };
     st.memory.psi = psi("memory.pressure");
     st.memory.event_count = memory_events(dir);
 
     st.pids.current = num("pids.current").unwrap_or_else(pid_count);
     st.pids.limit = num("pids.max").unwrap_or(0);
 
-    st.blkio = read_opt(dir, "io.stat").map(|s| parse_io_stat(&s)).unwrap_or_default();
+    st.blkio = read_opt(dir, "io.stat")
+        .map(|s| parse_io_stat(&s))
+        .unwrap_or_default();
     st.blkio.psi = psi("io.pressure");
 
     for size in hugepage_sizes {
-        let Some(usage) = num(&format!("hugetlb.{size}.current")) else { continue };
+        let Some(usage) = num(&format!("hugetlb.{size}.current")) else {
+            continue;
+        };
         let events = keyed(&format!("hugetlb.{size}.events"));
         let max = num(&format!("hugetlb.{size}.max")).unwrap_or(0);
         let failcnt = events.get("max").copied().unwrap_or(0);
-        st.hugetlb.insert(size.clone(), Hugetlb { usage, max, failcnt });
+        st.hugetlb.insert(
+            size.clone(),
+            Hugetlb {
+                usage,
+                max,
+                failcnt,
+            },
+        );
     }
     st
 }
@@ -318,7 +380,15 @@ mod tests {
         assert_eq!(p.full.unwrap().total, 7);
         let b = parse_io_stat("8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
         assert_eq!(b.io_service_bytes_recursive.len(), 2);
-        assert_eq!(b.io_serviced_recursive[1], BlkioEntry { major: 8, minor: 0, op: "Write".into(), value: 2 });
+        assert_eq!(
+            b.io_serviced_recursive[1],
+            BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: "Write".into(),
+                value: 2
+            }
+        );
         assert_eq!(parse_list("0-3,7\n"), vec![0, 1, 2, 3, 7]);
         assert_eq!(parse_list(""), Vec::<u16>::new());
     }
@@ -350,8 +420,21 @@ mod tests {
         assert_eq!(st.memory.swap.usage, 105);
         assert_eq!(st.memory.swap.limit, u64::MAX);
         assert_eq!(st.memory.event_count.oom_kill, 1);
-        assert_eq!(st.pids, Pids { current: 2, limit: 10 });
-        assert_eq!(st.hugetlb["2MB"], Hugetlb { usage: 0, max: 4194304, failcnt: 2 });
+        assert_eq!(
+            st.pids,
+            Pids {
+                current: 2,
+                limit: 10
+            }
+        );
+        assert_eq!(
+            st.hugetlb["2MB"],
+            Hugetlb {
+                usage: 0,
+                max: 4194304,
+                failcnt: 2
+            }
+        );
         let v = serde_json::to_value(&st).unwrap();
         assert_eq!(v["cpu"]["usage"]["total"], 5000);
         assert_eq!(v["cpu"]["throttling"]["throttledPeriods"], 1);
@@ -362,5 +445,6 @@ mod tests {
         assert_eq!(v["hugetlb"]["2MB"]["failcnt"], 2);
         assert!(v["blkio"].as_object().unwrap().is_empty());
         assert!(v["network_interfaces"].is_null());
+        assert_eq!(v["cpuset"]["sched_relax_domain_level"], 0);
     }
 }
