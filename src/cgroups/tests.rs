@@ -459,3 +459,39 @@ fn features_report_v2_only() {
     assert_eq!(v["v2"], true);
     assert_eq!(v["rdma"], true);
 }
+
+/// The write executor on a plain directory standing in for a cgroup:
+/// fallbacks, skips, and the memory check, without root.
+#[test]
+fn apply_on_a_plain_directory() {
+    let dir = std::env::temp_dir().join(unique("apply"));
+    fs::create_dir(&dir).unwrap();
+    for f in ["io.weight", "memory.max", "memory.current", "pids.max"] {
+        fs::write(dir.join(f), "").unwrap();
+    }
+    fs::write(dir.join("memory.current"), "1000\n").unwrap();
+    let cg = Cgroup::open(&dir).unwrap();
+    let plan = |json: &str| resources::plan(&res(json), &[]).unwrap();
+
+    // io.bfq.weight is missing: io.weight gets the converted value.
+    // memory.swap.max is missing and "max": skipped.
+    cg.apply(&plan(r#"{"blockIO":{"weight":1000},"memory":{"limit":-1}}"#)).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("io.weight")).unwrap(), "10000");
+    assert_eq!(fs::read_to_string(dir.join("memory.max")).unwrap(), "max");
+    assert!(!dir.join("memory.swap.max").exists(), "files are never created");
+
+    // A real swap limit needs the file.
+    let e = cg.apply(&plan(r#"{"memory":{"limit":4096,"swap":8192}}"#)).unwrap_err().to_string();
+    assert!(e.contains("memory.swap.max"), "{e}");
+
+    // checkBeforeUpdate: a limit at or below usage is refused before any write.
+    fs::write(dir.join("pids.max"), "7").unwrap();
+    let p = plan(r#"{"pids":{"limit":3},"memory":{"limit":900,"checkBeforeUpdate":true}}"#);
+    let e = cg.apply(&p).unwrap_err().to_string();
+    assert_eq!(e, "rejecting memory limit 900: not above current usage 1000");
+    assert_eq!(fs::read_to_string(dir.join("pids.max")).unwrap(), "7");
+    cg.apply(&plan(r#"{"memory":{"limit":2000,"checkBeforeUpdate":true}}"#)).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("memory.max")).unwrap(), "2000");
+
+    fs::remove_dir_all(&dir).unwrap();
+}
