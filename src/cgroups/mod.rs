@@ -309,6 +309,35 @@ impl Cgroup {
         write(&self.path, "cgroup.procs", &pid.to_string())
     }
 
+    /// Make a `Command`'s child join this cgroup between fork and exec
+    /// (open + write of "0" to cgroup.procs: async-signal-safe, no
+    /// allocation). For helpers and tests; containers are born in their
+    /// cgroup with clone3 `CLONE_INTO_CGROUP` on [`Cgroup::fd`].
+    pub fn join_on_exec(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::process::CommandExt;
+        let procs = self.path.join("cgroup.procs");
+        let procs =
+            std::ffi::CString::new(procs.as_os_str().as_bytes()).expect("no NUL in a cgroup path");
+        // SAFETY: the closure only calls open(2), write(2) and close(2).
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if r == 1 {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            });
+        }
+    }
+
     /// Every process in this cgroup and its descendants.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let mut out = Vec::new();
