@@ -43,13 +43,25 @@ pub struct DeviceRule {
 }
 
 impl DeviceRule {
-    const fn allow_char(major: u32, minor: Option<u32>, access: u32) -> Self {
+    /// `c major:minor rwm`, allowed.
+    const fn allow_char(major: u32, minor: Option<u32>) -> Self {
         DeviceRule {
             allow: true,
             kind: DevKind::Char,
             major: Some(major),
             minor,
-            access,
+            access: ACC_ALL,
+        }
+    }
+
+    /// `c|b *:* m`, allowed.
+    const fn mknod_any(kind: DevKind) -> Self {
+        DeviceRule {
+            allow: true,
+            kind,
+            major: None,
+            minor: None,
+            access: ACC_MKNOD,
         }
     }
 
@@ -70,53 +82,17 @@ impl DeviceRule {
 /// of each pair is the device path runc drops the default for when the
 /// spec lists a device at that path.
 pub const DEFAULT_RULES: [(Option<&str>, DeviceRule); 11] = [
-    (
-        None,
-        DeviceRule {
-            allow: true,
-            kind: DevKind::Char,
-            major: None,
-            minor: None,
-            access: ACC_MKNOD,
-        },
-    ),
-    (
-        None,
-        DeviceRule {
-            allow: true,
-            kind: DevKind::Block,
-            major: None,
-            minor: None,
-            access: ACC_MKNOD,
-        },
-    ),
-    (
-        Some("/dev/null"),
-        DeviceRule::allow_char(1, Some(3), ACC_ALL),
-    ),
-    (
-        Some("/dev/random"),
-        DeviceRule::allow_char(1, Some(8), ACC_ALL),
-    ),
-    (
-        Some("/dev/full"),
-        DeviceRule::allow_char(1, Some(7), ACC_ALL),
-    ),
-    (
-        Some("/dev/tty"),
-        DeviceRule::allow_char(5, Some(0), ACC_ALL),
-    ),
-    (
-        Some("/dev/zero"),
-        DeviceRule::allow_char(1, Some(5), ACC_ALL),
-    ),
-    (
-        Some("/dev/urandom"),
-        DeviceRule::allow_char(1, Some(9), ACC_ALL),
-    ),
-    (None, DeviceRule::allow_char(136, None, ACC_ALL)),
-    (None, DeviceRule::allow_char(5, Some(2), ACC_ALL)),
-    (None, DeviceRule::allow_char(10, Some(200), ACC_ALL)),
+    (None, DeviceRule::mknod_any(DevKind::Char)),
+    (None, DeviceRule::mknod_any(DevKind::Block)),
+    (Some("/dev/null"), DeviceRule::allow_char(1, Some(3))),
+    (Some("/dev/random"), DeviceRule::allow_char(1, Some(8))),
+    (Some("/dev/full"), DeviceRule::allow_char(1, Some(7))),
+    (Some("/dev/tty"), DeviceRule::allow_char(5, Some(0))),
+    (Some("/dev/zero"), DeviceRule::allow_char(1, Some(5))),
+    (Some("/dev/urandom"), DeviceRule::allow_char(1, Some(9))),
+    (None, DeviceRule::allow_char(136, None)),
+    (None, DeviceRule::allow_char(5, Some(2))),
+    (None, DeviceRule::allow_char(10, Some(200))),
 ];
 
 fn dev_num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
