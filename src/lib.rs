@@ -6,12 +6,13 @@
 //! - [`cli`]: the command line (one file per subcommand); anyhow errors.
 //! - [`container`]: create, start, run, kill, delete; combines the errors below.
 //! - [`init`]: what runs inside the new namespaces until exec.
-//! - [`rootfs`], [`namespaces`], [`process`], [`console`]: the pieces init
-//!   and container use.
+//! - [`rootfs`], [`namespaces`], [`process`], [`console`], [`cgroups`],
+//!   [`seccomp`]: the pieces init and container use.
 //! - [`spec`] (the bundle), [`state`] (what persists between commands).
 //! - [`sync`] (the parent–child channel), [`seal`] (CVE-2019-5736),
 //!   [`logger`], and [`sys`] (the raw syscalls, where the `unsafe` lives).
 
+pub mod cgroups;
 pub mod cli;
 pub mod console;
 pub mod container;

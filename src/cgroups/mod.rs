@@ -1,0 +1,526 @@
+//! cgroup v2 for nook: where a container's cgroup lives ([`path`]), creating
+//! it with the controllers its resources need ([`Cgroup::create`]), mapping
+//! OCI resources onto v2 files as runc does ([`Cgroup::update`]), the device
+//! eBPF filter ([`devices`], [`bpf`]), and the operations the lifecycle needs
+//! (freeze, kill, pids, stats, destroy). cgroup v1 is not supported.
+
+pub mod bpf;
+pub mod devices;
+pub mod path;
+mod resources;
+pub mod stats;
+
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+pub use devices::{container_rules, DeviceRule};
+pub use path::{cgroup2_mount, own_cgroup, parse_systemd, resolve, SystemdPath};
+pub use resources::{blkio_weight_to_io_weight, cpu_shares_to_weight, memory_swap_to_v2};
+pub use stats::Stats;
+
+use resources::{Missing, Plan};
+
+/// Errors of the cgroup module.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup v2 is not mounted; nook supports cgroup v2 only")]
+    NotMounted,
+    #[error("systemd cgroup driver: systemd is not running")]
+    SystemdNotRunning,
+    #[error("invalid cgroupsPath {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+    #[error("invalid {field}: {reason}")]
+    InvalidValue { field: String, reason: String },
+    #[error("cgroup controller {controller:?} is not available in {dir} (available: {available})")]
+    ControllerUnavailable {
+        controller: String,
+        dir: PathBuf,
+        available: String,
+    },
+    #[error("cannot use domain controllers in {dir}: it is in {mode:?} mode")]
+    NotDomain { dir: PathBuf, mode: String },
+    #[error("rejecting {what} limit {limit}: not above current usage {usage}")]
+    BelowUsage {
+        what: &'static str,
+        limit: i64,
+        usage: u64,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("unexpected content in {path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+    #[error("timed out after {after:?} waiting for {dir} to become {state}")]
+    Timeout {
+        dir: PathBuf,
+        state: &'static str,
+        after: Duration,
+    },
+    #[error("device cgroup program: {op}: {source}")]
+    Bpf { op: &'static str, source: io::Error },
+}
+
+impl CgroupError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CgroupError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+    pub(crate) fn invalid_path(path: impl Into<String>, reason: &str) -> Self {
+        CgroupError::InvalidPath {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, CgroupError>;
+
+/// Read `dir/name`, `None` if it cannot be read (missing file, no controller).
+pub(crate) fn read_opt(dir: &Path, name: &str) -> Option<String> {
+    fs::read_to_string(dir.join(name)).ok()
+}
+
+fn read(dir: &Path, name: &str) -> Result<String> {
+    let p = dir.join(name);
+    fs::read_to_string(&p).map_err(|e| CgroupError::io("read", p, e))
+}
+
+/// One write(2) of `value` to an existing cgroup file (never creates it).
+fn write_raw(dir: &Path, name: &str, value: &str) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .open(dir.join(name))?
+        .write_all(value.as_bytes())
+}
+
+fn write(dir: &Path, name: &str, value: &str) -> Result<()> {
+    write_raw(dir, name, value).map_err(|e| CgroupError::io("write", dir.join(name), e))
+}
+
+fn words(s: &str) -> BTreeSet<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Controllers that cannot run in a threaded subtree.
+fn is_domain_controller(c: &str) -> bool {
+    !matches!(c, "cpu" | "cpuset" | "perf_event" | "pids")
+}
+
+/// A container's cgroup: its directory and an open fd on it (for clone3
+/// `CLONE_INTO_CGROUP` and for attaching the device program).
+#[derive(Debug)]
+pub struct Cgroup {
+    path: PathBuf,
+    dir: OwnedFd,
+}
+
+/// What `create` changed, so a failure can undo it.
+#[derive(Default)]
+struct Undo {
+    created: Vec<PathBuf>,
+    enabled: Vec<(PathBuf, String)>,
+}
+
+impl Undo {
+    fn run(self) {
+        for d in self.created.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+        for (d, c) in self.enabled.iter().rev() {
+            let _ = write_raw(d, "cgroup.subtree_control", &format!("-{c}"));
+        }
+    }
+}
+
+impl Cgroup {
+    /// Open an existing cgroup directory.
+    pub fn open(path: &Path) -> Result<Cgroup> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
+            .map_err(|e| CgroupError::io("open", path, e.into()))?;
+        Ok(Cgroup {
+            path: path.to_path_buf(),
+            dir,
+        })
+    }
+
+    /// Create the cgroup at `path` (under `mount`, the cgroup2 mount point),
+    /// enabling in each ancestor's `cgroup.subtree_control` exactly the
+    /// controllers `resources` need, then apply the resources and, when
+    /// `devices` is given, attach the device filter compiled from them.
+    ///
+    /// Everything is validated, and every needed controller checked against
+    /// `cgroup.controllers`, before anything is written. On failure, the
+    /// directories created and controllers enabled here are removed again.
+    pub fn create(
+        mount: &Path,
+        path: &Path,
+        resources: &LinuxResources,
+        devices: Option<&[DeviceRule]>,
+    ) -> Result<Cgroup> {
+        let plan = resources::plan(resources, &resources::hugepage_sizes())?;
+        let below = |r: &&Path| {
+            r.components().next().is_some()
+                && r.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
+        let rel = path.strip_prefix(mount).ok().filter(below).ok_or_else(|| {
+            CgroupError::invalid_path(path.display().to_string(), "is not below the cgroup2 mount")
+        })?;
+        // Directories from the mount down to the target.
+        let mut chain = vec![mount.to_path_buf()];
+        for c in rel.components() {
+            chain.push(chain.last().unwrap().join(c));
+        }
+        // The deepest existing ancestor (proper) decides what is available.
+        let existing = chain[..chain.len() - 1]
+            .iter()
+            .rposition(|d| d.is_dir())
+            .unwrap_or(0);
+        check_controllers(&chain[existing], &plan)?;
+        let mut undo = Undo::default();
+        match Self::build(&chain[existing..], &plan, devices, &mut undo) {
+            Ok(cg) => Ok(cg),
+            Err(e) => {
+                undo.run();
+                Err(e)
+            }
+        }
+    }
+
+    fn build(
+        chain: &[PathBuf],
+        plan: &Plan,
+        devices: Option<&[DeviceRule]>,
+        undo: &mut Undo,
+    ) -> Result<Cgroup> {
+        let domain = plan.controllers.iter().any(|c| is_domain_controller(c));
+        for (i, dir) in chain.iter().enumerate() {
+            if i > 0 {
+                match fs::create_dir(dir) {
+                    Ok(()) => undo.created.push(dir.clone()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(CgroupError::io("mkdir", dir, e)),
+                }
+                let mode = read_opt(dir, "cgroup.type").unwrap_or_default();
+                let mode = mode.trim();
+                if domain && matches!(mode, "threaded" | "domain threaded" | "domain invalid") {
+                    return Err(CgroupError::NotDomain {
+                        dir: dir.clone(),
+                        mode: mode.into(),
+                    });
+                }
+            }
+            if i + 1 < chain.len() {
+                let on = words(&read(dir, "cgroup.subtree_control")?);
+                for c in plan.controllers.iter().filter(|c| !on.contains(*c)) {
+                    write(dir, "cgroup.subtree_control", &format!("+{c}"))?;
+                    undo.enabled.push((dir.clone(), c.clone()));
+                }
+            }
+        }
+        let cg = Cgroup::open(chain.last().unwrap())?;
+        cg.apply(plan)?;
+        if let Some(rules) = devices {
+            cg.set_devices(rules)?;
+        }
+        Ok(cg)
+    }
+
+    /// Apply `resources` to this (existing) cgroup, as `runc update` does.
+    /// Validation happens first: an invalid value writes nothing.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        let plan = resources::plan(resources, &resources::hugepage_sizes())?;
+        check_controllers(&self.path, &plan)?;
+        self.apply(&plan)
+    }
+
+    fn apply(&self, plan: &Plan) -> Result<()> {
+        if let Some((memory, swap)) = plan.check_memory {
+            if let Some(usage) =
+                read_opt(&self.path, "memory.current").and_then(|s| stats::parse_u64(&s))
+            {
+                for (what, limit) in [("memory+swap", swap), ("memory", memory)] {
+                    if limit > 0 && (limit as u64) <= usage {
+                        return Err(CgroupError::BelowUsage { what, limit, usage });
+                    }
+                }
+            }
+        }
+        let mut later = Vec::new();
+        for w in &plan.writes {
+            match write_raw(&self.path, &w.file, &w.value) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => match &w.missing {
+                    Missing::Skip => {}
+                    Missing::Fallback(f, v) => write(&self.path, f, v)?,
+                    Missing::Fail => {
+                        return Err(CgroupError::io("write", self.path.join(&w.file), e))
+                    }
+                },
+                Err(e) if w.retry_last && e.raw_os_error() == Some(libc::EINVAL) => later.push(w),
+                Err(e) => return Err(CgroupError::io("write", self.path.join(&w.file), e)),
+            }
+        }
+        for w in later {
+            write(&self.path, &w.file, &w.value)?;
+        }
+        Ok(())
+    }
+
+    /// Replace the device filter with one compiled from `rules` (attach the
+    /// new program, then detach the old ones).
+    pub fn set_devices(&self, rules: &[DeviceRule]) -> Result<()> {
+        bpf::replace_device_program(&self.dir, &devices::compile(rules)).map_err(|source| {
+            CgroupError::Bpf {
+                op: "load and attach",
+                source,
+            }
+        })
+    }
+
+    /// The cgroup directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open directory fd (for clone3 `CLONE_INTO_CGROUP`).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// Move a process into this cgroup.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        write(&self.path, "cgroup.procs", &pid.to_string())
+    }
+
+    /// Make a `Command`'s child join this cgroup between fork and exec
+    /// (open + write of "0" to cgroup.procs: async-signal-safe, no
+    /// allocation). For helpers and tests; containers are born in their
+    /// cgroup with clone3 `CLONE_INTO_CGROUP` on [`Cgroup::fd`].
+    pub fn join_on_exec(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::process::CommandExt;
+        let procs = self.path.join("cgroup.procs");
+        let procs =
+            std::ffi::CString::new(procs.as_os_str().as_bytes()).expect("no NUL in a cgroup path");
+        // SAFETY: the closure only calls open(2), write(2) and close(2).
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if r == 1 {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            });
+        }
+    }
+
+    /// Every process in this cgroup and its descendants.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut out = Vec::new();
+        collect_pids(&self.path, &mut out)?;
+        Ok(out)
+    }
+
+    /// Freeze, and wait until the kernel reports `frozen 1`. On timeout the
+    /// cgroup is thawed again (runc does the same).
+    pub fn freeze(&self) -> Result<()> {
+        write(&self.path, "cgroup.freeze", "1")?;
+        self.wait_frozen(true).inspect_err(|_| {
+            let _ = write_raw(&self.path, "cgroup.freeze", "0");
+        })
+    }
+
+    /// Thaw, and wait until the kernel reports `frozen 0`.
+    pub fn thaw(&self) -> Result<()> {
+        write(&self.path, "cgroup.freeze", "0")?;
+        self.wait_frozen(false)
+    }
+
+    fn wait_frozen(&self, frozen: bool) -> Result<()> {
+        let want = if frozen { 1 } else { 0 };
+        let timeout = Duration::from_secs(10);
+        let start = Instant::now();
+        loop {
+            let ev = stats::parse_flat_keyed(&read(&self.path, "cgroup.events")?);
+            if ev.get("frozen") == Some(&want) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                let state = if frozen { "frozen" } else { "thawed" };
+                return Err(CgroupError::Timeout {
+                    dir: self.path.clone(),
+                    state,
+                    after: timeout,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(
+                if start.elapsed() < Duration::from_millis(50) {
+                    1
+                } else {
+                    10
+                },
+            ));
+        }
+    }
+
+    /// Whether the cgroup is frozen (asked to freeze), from `cgroup.freeze`.
+    pub fn paused(&self) -> Result<bool> {
+        Ok(read(&self.path, "cgroup.freeze")?.trim() == "1")
+    }
+
+    /// Signal every process in the cgroup tree. SIGKILL uses `cgroup.kill`
+    /// (kernel ≥ 5.14) when present; other signals, or older kernels, signal
+    /// each pid from `cgroup.procs`.
+    pub fn kill_all(&self, signal: Signal) -> Result<()> {
+        if signal == Signal::SIGKILL {
+            match write_raw(&self.path, "cgroup.kill", "1") {
+                Ok(()) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(CgroupError::io("write", self.path.join("cgroup.kill"), e)),
+            }
+        }
+        for pid in self.pids()? {
+            match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(CgroupError::io("kill", format!("pid {pid}"), e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts from `memory.events` (all zero without the memory controller).
+    pub fn oom_events(&self) -> stats::MemoryEventCount {
+        stats::memory_events(&self.path)
+    }
+
+    /// Statistics in runc's `events --stats` shape, from the files that exist.
+    pub fn stats(&self) -> Stats {
+        let count = || self.pids().map(|p| p.len() as u64).unwrap_or(0);
+        stats::read(&self.path, count, &resources::hugepage_sizes())
+    }
+
+    /// Remove the cgroup and its descendants, children first, retrying
+    /// EBUSY for a short while as exiting processes drain.
+    pub fn destroy(self) -> Result<()> {
+        remove_tree(&self.path)
+    }
+}
+
+/// Every controller `plan` needs must be in `dir`'s cgroup.controllers.
+fn check_controllers(dir: &Path, plan: &Plan) -> Result<()> {
+    let available = words(&read(dir, "cgroup.controllers")?);
+    match plan.controllers.iter().find(|c| !available.contains(*c)) {
+        None => Ok(()),
+        Some(missing) => {
+            let available = available.into_iter().collect::<Vec<_>>().join(" ");
+            Err(CgroupError::ControllerUnavailable {
+                controller: missing.clone(),
+                dir: dir.to_path_buf(),
+                available: if available.is_empty() {
+                    "none".into()
+                } else {
+                    available
+                },
+            })
+        }
+    }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let procs = match fs::read_to_string(dir.join("cgroup.procs")) {
+        // A threaded cgroup refuses reads of cgroup.procs.
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => read(dir, "cgroup.threads")?,
+        r => r.map_err(|e| CgroupError::io("read", dir.join("cgroup.procs"), e))?,
+    };
+    out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for child in subdirs(dir)? {
+        collect_pids(&child, out)?;
+    }
+    Ok(())
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = fs::read_dir(dir).map_err(|e| CgroupError::io("read", dir, e))?;
+    Ok(rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect())
+}
+
+/// rmdir a cgroup tree, children first; a missing tree is not an error.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
+    match subdirs(dir) {
+        Ok(children) => children.iter().try_for_each(|c| remove_tree(c))?,
+        Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    }
+    let mut delay = Duration::from_millis(1);
+    for _ in 0..12 {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(CgroupError::io("rmdir", dir, e)),
+        }
+    }
+    fs::remove_dir(dir).map_err(|e| CgroupError::io("rmdir", dir, e))
+}
+
+/// The cgroup2 mount and the cgroup directory for container `id` with the
+/// cgroupfs driver: [`cgroup2_mount`] + [`own_cgroup`] + [`resolve`].
+pub fn container_dir(cgroups_path: Option<&str>, id: &str) -> Result<(PathBuf, PathBuf)> {
+    let mount = cgroup2_mount()?;
+    let dir = resolve(&mount, &own_cgroup()?, cgroups_path, id)?;
+    Ok((mount, dir))
+}
+
+/// What this driver supports, for `nook features` (cgroup section). The
+/// systemd driver is not implemented (only its `slice:prefix:name` paths
+/// are parsed), so `systemd` is false.
+pub fn features() -> oci_spec::runtime::Cgroup {
+    let mut c = oci_spec::runtime::Cgroup::default();
+    c.set_v1(Some(false));
+    c.set_v2(Some(true));
+    c.set_systemd(Some(false));
+    c.set_systemd_user(Some(false));
+    c.set_rdma(Some(true));
+    c
+}
+
+#[cfg(test)]
+mod tests;
