@@ -285,6 +285,9 @@ fn features_tell_what_nook_supports() {
     assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
     assert_eq!(f["linux"]["cgroup"]["v1"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert!(f["linux"]["seccomp"]["actions"].as_array().unwrap().iter().any(|a| a == "SCMP_ACT_NOTIFY"));
+    assert!(f["linux"]["seccomp"]["operators"].as_array().unwrap().iter().any(|a| a == "SCMP_CMP_MASKED_EQ"));
     let opts = f["mountOptions"].as_array().unwrap();
     for o in ["ro", "rro", "nosuid", "rbind", "rslave", "strictatime"] {
         assert!(opts.iter().any(|v| v == o), "{o} missing");

@@ -55,14 +55,12 @@ impl CreateArgs {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            systemd_cgroup: false,
         }
     }
 }
 
 fn prologue(cli: &Cli) -> anyhow::Result<()> {
-    if cli.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported by this version of nook yet");
-    }
     crate::seal::ensure_sealed(&cli.root.join(".seal")).map_err(|e| anyhow::anyhow!("sealing the nook binary: {e}"))?;
     crate::logger::debug(|| "binary sealed".into());
     Ok(())
@@ -70,14 +68,15 @@ fn prologue(cli: &Cli) -> anyhow::Result<()> {
 
 pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<i32> {
     prologue(cli)?;
-    container::create(&cli.root, &a.options())?;
+    container::create(&cli.root, &CreateOptions { systemd_cgroup: cli.systemd_cgroup, ..a.options() })?;
     crate::logger::debug(|| "created".into());
     Ok(0)
 }
 
 pub fn run(cli: &Cli, a: &RunArgs) -> anyhow::Result<i32> {
     prologue(cli)?;
-    let opts = RunOptions { create: a.create.options(), detach: a.detach, keep: a.keep };
+    let create = CreateOptions { systemd_cgroup: cli.systemd_cgroup, ..a.create.options() };
+    let opts = RunOptions { create, detach: a.detach, keep: a.keep };
     let code = container::run(&cli.root, &opts)?;
     crate::logger::debug(|| format!("exited with {code}"));
     Ok(code)

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 pub fn features_json() -> serde_json::Value {
+    use crate::seccomp::features as sc;
     let mut caps: Vec<String> = caps::all().into_iter().map(|c| c.to_string()).collect();
     caps.sort();
     json!({
@@ -14,8 +15,15 @@ pub fn features_json() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": false, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "cgroup": crate::cgroups::features(),
+            "seccomp": {
+                "enabled": true,
+                "actions": sc::ACTIONS,
+                "operators": sc::OPERATORS,
+                "archs": sc::ARCHS,
+                "knownFlags": sc::KNOWN_FLAGS,
+                "supportedFlags": sc::SUPPORTED_FLAGS
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

@@ -2,7 +2,8 @@
 //! about to be exec'd. Returns once init reports it is ready; init then
 //! waits on the exec fifo for `start`.
 
-use super::cgroup::Cgroup;
+use super::cgroup;
+use crate::cgroups::Cgroup;
 use super::{other, ContainerError, Result};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, Namespaces};
@@ -23,6 +24,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
 }
 
 /// A container that `create` just made. The state lock stays held while
@@ -47,7 +50,7 @@ impl Drop for Undo {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
         if let Some(cg) = self.cgroup.take() {
-            cg.remove_created();
+            let _ = cg.destroy();
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -84,6 +87,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
     let ns = Namespaces::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+    let seccomp = linux.seccomp().as_ref().map(crate::seccomp::compile).transpose()?;
+    if let Some(f) = &seccomp {
+        for name in f.skipped_syscalls() {
+            crate::logger::debug(|| format!("seccomp: syscall {name} is unknown here, skipped"));
+        }
+    }
 
     // From here on, everything made is undone on failure.
     let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None };
@@ -102,9 +111,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     };
     dir.save(&st)?;
 
-    let cg = Cgroup::create(linux.cgroups_path().as_deref(), &opts.id, linux.resources().as_ref())?;
-    st.cgroup = Some(cg.path.clone());
-    let cg_fd = cg.open()?;
+    let cg: Cgroup = cgroup::create(linux, &opts.id, opts.systemd_cgroup)?;
+    st.cgroup = Some(cg.path().to_path_buf());
+    let cg_fd: OwnedFd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
     undo.cgroup = Some(cg);
 
     let fifo_path = dir.fifo();
@@ -127,6 +136,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 let _ = sys::join_session_keyring(&format!("_ses.{}", opts.id));
             }
             let args = InitArgs {
+                id: &opts.id,
+                seccomp: seccomp.as_ref(),
                 spec,
                 bundle: &bundle.dir,
                 rootfs: &bundle.rootfs,
@@ -135,7 +146,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 preserve_fds: opts.preserve_fds,
                 cgroup: st.cgroup.as_deref(),
                 fifo,
-                close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd]),
+                close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
             };
             init::run(args, child_end)
         }
@@ -162,6 +173,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             }
             let (_, pidfd) = undo.child.take().expect("set");
             undo.cgroup = None;
+            crate::logger::debug(|| format!("init {pid} ready"));
             let dir = undo.dir.take().expect("set");
             Ok(Created { dir, state: st, pidfd })
         }

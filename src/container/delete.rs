@@ -37,8 +37,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// state directory. Also used by `run` once its container has exited.
 pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
     if state::init_alive(st) {
-        if let Some(cg) = &st.cgroup {
-            let _ = std::fs::write(cg.join("cgroup.freeze"), "0");
+        if let Some(cg) = st.cgroup.as_ref().and_then(|p| crate::cgroups::Cgroup::open(p).ok()) {
+            let _ = cg.thaw();
         }
         let pidfd = crate::sys::pidfd_open(st.pid).ok();
         signal_init(st, libc::SIGKILL)?;
@@ -49,10 +49,7 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
     if let Some(cg) = &st.cgroup {
         // Anything still in the cgroup (init's descendants, or an init
         // whose create never finished) goes too.
-        if cg.exists() {
-            let _ = cgroup::signal_all(cg, libc::SIGKILL);
-            cgroup::remove_dir(cg).map_err(|e| ContainerError::Cgroup(format!("removing {}: {e}", cg.display())))?;
-        }
+        cgroup::remove(cg)?;
     }
     dir.remove()?;
     Ok(())

@@ -28,8 +28,8 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         return Err(ContainerError::WrongState { id: id.into(), status: c.status, msg: "container not running" });
     }
     if all {
-        let cg = c.state.cgroup.as_ref().ok_or_else(|| ContainerError::Cgroup("the container has no cgroup".into()))?;
-        return cgroup::signal_all(cg, sig).map_err(|e| ContainerError::Cgroup(format!("signalling {}: {e}", cg.display())));
+        let cg = c.state.cgroup.as_ref().ok_or_else(|| ContainerError::Other("the container has no cgroup".into()))?;
+        return Ok(cgroup::signal_all(cg, sig)?);
     }
     signal_init(&c.state, sig)
 }

@@ -26,8 +26,10 @@ pub enum ContainerError {
     State(#[from] crate::state::StateError),
     #[error(transparent)]
     Namespaces(#[from] crate::namespaces::NsError),
-    #[error("cgroup: {0}")]
-    Cgroup(String),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// A failure reported by the container's init during setup.
     #[error("{0}")]
     Init(String),

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// Everything init needs, prepared by `nook` before the clone.
 pub struct InitArgs<'a> {
+    pub id: &'a str,
     pub spec: &'a Spec,
+    /// The compiled filter, installed right before exec.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub namespaces: &'a Namespaces,
@@ -40,8 +43,8 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
         let _ = nix::unistd::close(*fd);
     }
     match setup(&args, &chan) {
-        Ok(program) => {
-            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| finish(&args, &program)) {
+        Ok((program, listener)) => {
+            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| finish(&args, &program, listener)) {
                 eprintln!("nook: {e}");
             }
             // SAFETY: _exit is async-signal-safe and skips atexit handlers,
@@ -55,8 +58,16 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
     }
 }
 
+/// Where a seccomp listener fd goes: a socket connected before init left
+/// the host's paths behind, and what to say with the fd.
+struct Listener {
+    stream: std::os::unix::net::UnixStream,
+    path: PathBuf,
+    host_pid: i32,
+}
+
 /// Everything that can fail while `create` is still waiting.
-fn setup(args: &InitArgs, chan: &Channel) -> Result<PathBuf, String> {
+fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>), String> {
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
     namespaces::join_all(&args.namespaces.join).map_err(|e| e.to_string())?;
     if args.namespaces.new_cgroup {
@@ -69,6 +80,10 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<PathBuf, String> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
     }
+    let listener = match args.seccomp.filter(|f| f.has_listener()) {
+        None => None,
+        Some(_) => Some(connect_listener(args.spec)?),
+    };
     if !args.namespaces.joins(LinuxNamespaceType::Mount) {
         let plan = rootfs::Plan {
             spec: args.spec,
@@ -93,7 +108,41 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<PathBuf, String> {
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
-    Ok(program)
+    Ok((program, listener))
+}
+
+fn connect_listener(spec: &Spec) -> Result<Listener, String> {
+    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).ok_or("linux.seccomp: missing")?;
+    let path = sc.listener_path().clone().ok_or("linux.seccomp.listenerPath: needed for SCMP_ACT_NOTIFY")?;
+    let stream = std::os::unix::net::UnixStream::connect(&path)
+        .map_err(|e| format!("linux.seccomp.listenerPath {}: {e}", path.display()))?;
+    // Before the pivot, /proc is the host's: "self" is our host pid.
+    let host_pid = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .ok_or("reading the init's pid")?;
+    Ok(Listener { stream, path, host_pid })
+}
+
+/// Installs the seccomp filter and hands its listener fd (if any) to the
+/// listener socket with the container process state.
+fn install_seccomp(args: &InitArgs, listener: Option<Listener>) -> Result<(), String> {
+    let Some(filter) = args.seccomp else { return Ok(()) };
+    let fd = crate::seccomp::install(filter).map_err(|e| e.to_string())?;
+    if let (Some(fd), Some(l)) = (fd, listener) {
+        let sc = args.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).ok_or("linux.seccomp: missing")?;
+        let mut st = oci_spec::runtime::State::default();
+        st.set_version(crate::spec::OCI_VERSION.to_owned());
+        st.set_id(args.id.to_owned());
+        st.set_status(oci_spec::runtime::ContainerState::Running);
+        st.set_pid(Some(l.host_pid));
+        st.set_bundle(args.bundle.to_path_buf());
+        st.set_annotations(args.spec.annotations().clone());
+        let cps = crate::seccomp::container_process_state(sc, l.host_pid, st);
+        crate::seccomp::send_listener_fd_on(&l.stream, &l.path, std::os::fd::AsFd::as_fd(&fd), &cps)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Blocks until `nook start` writes to the fifo.
@@ -108,21 +157,33 @@ fn wait_for_start(fifo: &OwnedFd, chan: Channel) -> Result<(), String> {
 }
 
 /// After `start`: become the container's user and exec its program.
-fn finish(args: &InitArgs, program: &Path) -> Result<(), String> {
+fn finish(args: &InitArgs, program: &Path, listener: Option<Listener>) -> Result<(), String> {
     let process = args.spec.process().as_ref().ok_or("process: missing")?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut listener = listener;
+    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
+    // filter, so (as runc does) it goes in before the capabilities go.
+    if !nnp {
+        install_seccomp(args, listener.take())?;
+    }
     let caps = process.capabilities().as_ref();
     process::drop_bounding(caps).map_err(|e| e.to_string())?;
     process::switch_user(process.user()).map_err(|e| e.to_string())?;
     process::apply_capabilities(caps).map_err(|e| e.to_string())?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))?;
     }
     signals::reset().map_err(|e| format!("init signals: {e}"))?;
     // Nothing of nook's reaches the program: every fd above the preserved
     // ones is closed on exec.
     crate::sys::cloexec_range_from(3 + args.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
+    // With no_new_privs, the filter goes in last, so it never has to allow
+    // what nook itself needs.
+    if nnp {
+        install_seccomp(args, listener)?;
+    }
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();
     Err(process::exec(program, argv, env).to_string())

@@ -60,7 +60,7 @@ use oci_spec::runtime::LinuxSeccomp;
 use std::os::fd::OwnedFd;
 
 pub use bpf::{SockFilter, MAX_INSNS};
-pub use notify::{container_process_state, send_listener_fd};
+pub use notify::{container_process_state, send_listener_fd, send_listener_fd_on};
 
 /// Errors of this module. Configuration errors name the offending field.
 #[derive(Debug, thiserror::Error)]

@@ -37,8 +37,23 @@ pub fn send_listener_fd(
         path: listener_path.display().to_string(),
         source,
     };
-    let payload = serde_json::to_vec(state).map_err(|e| err(e.into()))?;
     let stream = UnixStream::connect(listener_path).map_err(err)?;
+    send_listener_fd_on(&stream, listener_path, listener, state)
+}
+
+/// Like [`send_listener_fd`], over a socket connected earlier (init
+/// connects before it pivots away from the host's paths).
+pub fn send_listener_fd_on(
+    stream: &UnixStream,
+    listener_path: &Path,
+    listener: BorrowedFd<'_>,
+    state: &ContainerProcessState,
+) -> Result<(), SeccompError> {
+    let err = |source| SeccompError::Listener {
+        path: listener_path.display().to_string(),
+        source,
+    };
+    let payload = serde_json::to_vec(state).map_err(|e| err(e.into()))?;
     let fds = [listener.as_raw_fd()];
     let sent = sendmsg::<()>(
         stream.as_raw_fd(),

@@ -94,9 +94,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
         unsupported.push("linux.sysctl");
     }
-    if linux.is_some_and(|l| l.seccomp().is_some()) {
-        unsupported.push("linux.seccomp");
-    }
     if linux.is_some_and(|l| l.time_offsets().is_some()) {
         unsupported.push("linux.timeOffsets");
     }
