@@ -1,0 +1,52 @@
+# nook: make demo | make test | make bench
+#
+# The development and CI build uses the `fast` profile (optimised, no LTO);
+# the shipped and benchmarked binary is `release` (fat LTO, stripped).
+
+CARGO ?= cargo
+NOOK_RELEASE := target/release/nook
+DEMO_DIR := target/demo
+
+.PHONY: all build release demo test test-host test-vm deps bench clean lint
+
+all: build
+
+deps:
+	scripts/deps.sh test vm
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+# Installs what is missing, builds, and runs a busybox container that
+# prints from inside its namespaces.
+demo:
+	scripts/deps.sh base
+	$(CARGO) build --release
+	scripts/demo.sh $(NOOK_RELEASE) $(DEMO_DIR)
+
+# Every suite: host unit and integration tests, then the VM suites.
+test: test-host test-vm
+
+test-host:
+	scripts/deps.sh test
+	$(CARGO) test --no-fail-fast
+
+# In the test VM (pure cgroup v2, real limits): the harness self-test, the
+# cgroup driver's suite, and nook's own lifecycle and limits suites.
+test-vm:
+	scripts/deps.sh test vm
+	integration/vm/selftest.sh --quick
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test lifecycle
+
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+
+include integration/vm/vm.mk
+-include bench/bench.mk
