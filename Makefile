@@ -4,7 +4,7 @@
 # the shipped and benchmarked binary is `release` (fat LTO, stripped).
 
 CARGO ?= cargo
-NOOK_RELEASE := target/release/nook
+NOOK_RELEASE := target/x86_64-unknown-linux-gnu/release/nook
 DEMO_DIR := target/demo
 
 .PHONY: all build release demo test test-host test-vm deps bench clean lint

@@ -86,6 +86,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     }
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
+    crate::logger::debug(|| "config loaded".into());
     let ns = Namespaces::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
     let seccomp = linux.seccomp().as_ref().map(crate::seccomp::compile).transpose()?;
     if let Some(f) = &seccomp {
@@ -115,6 +116,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     st.cgroup = Some(cg.path().to_path_buf());
     let cg_fd: OwnedFd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
     undo.cgroup = Some(cg);
+    crate::logger::debug(|| "cgroup made".into());
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(other("creating the exec fifo"))?;
@@ -151,6 +153,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             init::run(args, child_end)
         }
         Forked::Parent { pid, pidfd } => {
+            crate::logger::debug(|| format!("cloned init {pid}"));
             undo.child = Some((pid, pidfd));
             drop(child_end);
             drop(fifo);

@@ -53,10 +53,15 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
     // it runs: let go of its lock until it has exited.
     let super::Created { dir, state, pidfd } = c;
     drop(dir);
+    crate::logger::debug(|| "started".into());
     let code = wait_forwarding(state.pid, pidfd, &set)?;
+    crate::logger::debug(|| format!("init exited: {code}"));
     if !opts.keep {
         match ContainerDir::open(root, &state.id) {
-            Ok(dir) => destroy(dir, &state)?,
+            Ok(dir) => {
+                destroy(dir, &state)?;
+                crate::logger::debug(|| "deleted".into());
+            }
             // Deleted by someone else meanwhile: nothing left to do.
             Err(crate::state::StateError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),

@@ -207,14 +207,20 @@ pub fn load_state(dir: &Path) -> Result<State, StateError> {
     })
 }
 
-/// The user name owning `path` (runc's `owner` field).
+/// The user name owning `path` (runc's `owner` field), from /etc/passwd
+/// (nook is linked statically, so it does not load NSS modules).
 pub fn owner_of(path: &Path) -> String {
     let uid = std::fs::metadata(path).map(|m| m.uid()).unwrap_or(0);
-    nix::unistd::User::from_uid(uid.into())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    user_name(&passwd, uid).unwrap_or_else(|| uid.to_string())
+}
+
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
 }
 
 /// Lists the ids of all containers under `root` (sorted).
@@ -297,6 +303,14 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "é", "a\nb"] {
             assert!(validate_id(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn owner_names_come_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nbin:x:2:2::/:\nbad line\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 2).as_deref(), Some("bin"));
+        assert_eq!(user_name(passwd, 7), None);
     }
 
     #[test]
