@@ -36,7 +36,7 @@ pub enum CgroupError {
     NotMounted,
     #[error("systemd cgroup driver: systemd is not running")]
     SystemdNotRunning,
-    #[error("invalid cgroupsPath {path:?}: {reason}")]
+    #[error("linux.cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },

@@ -285,7 +285,7 @@ mod tests {
     fn escapes_are_rejected() {
         for p in ["/../etc", "a/../../b", "..", "/a/..", "a\0b"] {
             let e = r("/x", Some(p), "id").unwrap_err().to_string();
-            assert!(e.contains("invalid cgroupsPath"), "{p}: {e}");
+            assert!(e.contains("linux.cgroupsPath"), "{p}: {e}");
         }
         assert!(r("/x", None, "..").is_err());
         assert!(r("/x", Some("/"), "id")

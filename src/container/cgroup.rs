@@ -13,7 +13,10 @@ pub fn create(linux: &Linux, id: &str, systemd: bool) -> Result<Cgroup, CgroupEr
     let path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
     if systemd {
         cgroups::parse_systemd(path.as_deref(), id)?;
-        return Err(CgroupError::invalid_path("--systemd-cgroup", "the systemd cgroup driver is not supported by this version of nook yet"));
+        return Err(CgroupError::InvalidValue {
+            field: "--systemd-cgroup".into(),
+            reason: "the systemd cgroup driver is not supported by this version of nook yet".into(),
+        });
     }
     let (mount, dir) = cgroups::container_dir(path.as_deref(), id)?;
     let empty = LinuxResources::default();

@@ -99,10 +99,30 @@ impl Bundle {
         cgroup_mount().join(&self.id)
     }
 
-    /// Nothing of this container remains: no state dir, no cgroup.
+    /// Nothing of this container remains: no state dir, no cgroup, no
+    /// process (init is a clone of nook, so its command line names the
+    /// id), no mount on the host naming the bundle.
     pub fn assert_clean(&self) {
         assert!(!self.root.join(&self.id).exists(), "state dir left behind");
         assert!(!self.cgroup_dir().exists(), "cgroup {} left behind", self.cgroup_dir().display());
+        let t = std::time::Instant::now();
+        while let Some(pid) = self.leftover_process() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(5), "process {pid} left behind");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(self.dir.to_str().unwrap()), "a mount of the bundle was left on the host");
+    }
+
+    fn leftover_process(&self) -> Option<u32> {
+        std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.trim_start().starts_with('Z');
+            let mine = cmd.split(|b| *b == 0).any(|a| a == self.id.as_bytes());
+            (mine && !zombie).then_some(pid)
+        })
     }
 }
 
