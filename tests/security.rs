@@ -1,0 +1,113 @@
+//! Attacks from the known runc CVEs; each must fail.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+/// CVE-2019-5736: a process in the container keeps an O_PATH handle on
+/// /proc/<init>/exe (nook's image until init execs) and, once init has
+/// exec'd, reopens it for writing to overwrite the host's runtime binary.
+#[test]
+fn the_nook_binary_cannot_be_overwritten_through_proc_exe() {
+    let b = Bundle::new("cve-2019-5736", &["sleep", "100"]);
+    assert!(b.with_bundle("create", &[]).status.success());
+    let pid = b.state()["pid"].as_i64().unwrap();
+    let handle = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(format!("/proc/{pid}/exe"))
+        .unwrap();
+    // It really is nook's image: the same bytes as the binary we ran.
+    let via_handle = std::fs::read(format!("/proc/self/fd/{}", handle.as_raw_fd())).unwrap();
+    assert_eq!(via_handle, std::fs::read(NOOK).unwrap(), "init is not running nook's image");
+
+    assert!(b.nook(&["start", &b.id]).status.success());
+    let t = Instant::now();
+    while !std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.ends_with("sleep")).unwrap_or(false) {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Now nothing runs that image: the write must fail because the file
+    // sits on a read-only mount, not because it is busy.
+    let err = std::fs::File::options()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+        .expect_err("nook's binary was opened for writing from the container's view");
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
+}
+
+/// Mount destinations that climb out through symlinks or `..` land inside
+/// the rootfs (CVE-2025-52565 class, and runc's older securejoin bugs).
+#[test]
+fn mount_destinations_cannot_escape_the_rootfs() {
+    let b = Bundle::new("escape", &["sh", "-c", "test -d /evil/x && test -d /rel/y && test -d /z"]);
+    let outside = b.dir.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let rootfs = b.dir.join("rootfs");
+    std::os::unix::fs::symlink(&outside, rootfs.join("evil")).unwrap();
+    std::os::unix::fs::symlink("../../outside", rootfs.join("rel")).unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        for d in ["/evil/x", "/rel/y", "/../../../z"] {
+            m.push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs"}));
+        }
+        c["root"]["readonly"] = false.into();
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "a mount point was created outside the rootfs");
+    assert!(!b.dir.join("z").exists());
+    b.assert_clean();
+}
+
+/// CVE-2025-31133: an image whose /dev/null is a symlink to a sensitive
+/// procfs file must not turn "masking" into exposing that file.
+#[test]
+fn a_dev_null_symlink_in_the_image_does_not_redirect_masking() {
+    let script = "test -c /dev/null && test ! -L /dev/null && cat /proc/keys | wc -c";
+    let b = Bundle::new("cve-2025-31133", &["sh", "-c", script]);
+    let dev = b.dir.join("rootfs/dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("null")).unwrap();
+    // No tmpfs over /dev: the image's own /dev is what nook works in.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        c["root"]["readonly"] = false.into();
+    });
+    let before = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "0", "/proc/keys was not masked");
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), before);
+    b.assert_clean();
+}
+
+/// CVE-2024-21626: no fd of nook's reaches the container, so none can be
+/// used as a cwd or through /proc/self/fd to reach the host.
+#[test]
+fn no_fd_of_nooks_leaks_into_the_container() {
+    let b = Bundle::new("cve-2024-21626", &["sh", "-c", "for f in /proc/self/fd/*; do readlink $f; done; true"]);
+    // An fd nook inherits but is not asked to preserve must not get through.
+    let leaked = std::fs::File::open(&b.dir).unwrap();
+    let fd = leaked.as_raw_fd();
+    let mut c = b.cmd(&["run", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        c.pre_exec(move || {
+            // Clear close-on-exec so nook really inherits it.
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = output_via_files(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stdout(&out);
+    assert!(!s.contains(b.dir.to_str().unwrap()), "a host directory fd leaked in: {s}");
+    assert!(s.lines().count() <= 4, "expected stdin, stdout, stderr and at most the glob's own fd: {s}");
+    b.assert_clean();
+}
