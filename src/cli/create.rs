@@ -60,7 +60,7 @@ impl CreateArgs {
     }
 }
 
-fn prologue(cli: &Cli) -> anyhow::Result<()> {
+pub(super) fn prologue(cli: &Cli) -> anyhow::Result<()> {
     crate::seal::ensure_sealed(&cli.root.join(".seal")).map_err(|e| anyhow::anyhow!("sealing the nook binary: {e}"))?;
     crate::logger::debug(|| "binary sealed".into());
     Ok(())

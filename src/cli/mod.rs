@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -53,6 +54,8 @@ pub enum Command {
     Start(IdArg),
     /// Create and start a container, and wait for it unless --detach
     Run(create::RunArgs),
+    /// Run a process in a running container
+    Exec(exec::ExecArgs),
     /// Print the state of a container as JSON
     State(IdArg),
     /// Send a signal to a container's init (or all its processes)
@@ -112,6 +115,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Create(a) => create::create(cli, a),
         Command::Run(a) => create::run(cli, a),
         Command::Start(a) => start::start(cli, a),
+        Command::Exec(a) => exec::exec(cli, a),
         Command::State(a) => state::state(cli, a),
         Command::Kill(a) => kill::kill(cli, a),
         Command::Delete(a) => delete::delete(cli, a),

@@ -61,7 +61,7 @@ impl Drop for Undo {
 /// Checks that fds 3 .. 3+n are really open (runc issue 5474): handing
 /// the container an fd number nook never received would give it whatever
 /// nook happens to have open there.
-fn check_preserved_fds(n: u32) -> Result<()> {
+pub(super) fn check_preserved_fds(n: u32) -> Result<()> {
     for fd in 3..3 + n as i32 {
         if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
             return Err(ContainerError::Other(format!("--preserve-fds={n}: fd {fd} is not open")));
@@ -109,6 +109,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         created,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: None,
+        config: Some(Box::new(spec.clone())),
     };
     dir.save(&st)?;
 
@@ -131,7 +132,11 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
     let restore = namespaces::enter_for_children(&ns.join_for_children)?;
     let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
-    namespaces::join_all(&restore)?;
+    // Only nook goes back to its own pid namespace (for later children);
+    // the clone stays where it was born.
+    if !matches!(forked, Ok(Forked::Child)) {
+        namespaces::join_all(&restore)?;
+    }
     match forked.map_err(other("clone3"))? {
         Forked::Child => {
             if !opts.no_new_keyring {
@@ -184,7 +189,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
 }
 
 /// Writes the pid file atomically (temp file + rename), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = std::path::absolute(path).map_err(other("--pid-file"))?;
     let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
     std::fs::write(&tmp, pid.to_string()).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;

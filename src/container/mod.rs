@@ -5,12 +5,14 @@
 pub mod cgroup;
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod run;
 mod start;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use run::{run, RunOptions};
 pub use start::start;

@@ -21,7 +21,7 @@ pub struct RunOptions {
 }
 
 /// The signals `run` passes on to the container instead of dying of them.
-const FORWARDED: [Signal; 8] = [
+pub(super) const FORWARDED: [Signal; 8] = [
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
@@ -71,7 +71,7 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
 }
 
 /// Waits for init to exit, forwarding every blocked signal to it.
-fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet) -> Result<i32> {
+pub(super) fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet) -> Result<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).map_err(other("signalfd"))?;
     loop {

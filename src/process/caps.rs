@@ -34,12 +34,16 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<(), ProcessErro
 
 /// Sets the effective, permitted, inheritable and ambient sets.
 pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), ProcessError> {
-    let empty = LinuxCapabilities::default();
-    let c = caps.unwrap_or(&empty);
+    // No `capabilities` means none at all (oci-spec's Default is runc's
+    // default set, which is not what an absent field means).
+    let none = CapsHashSet::new();
     fn err(set: &'static str) -> impl Fn(caps::errors::CapsError) -> ProcessError {
         move |e| ProcessError::Caps(format!("{set}: {e}"))
     }
-    let (eff, perm, inh, amb) = (convert(c.effective())?, convert(c.permitted())?, convert(c.inheritable())?, convert(c.ambient())?);
+    let (eff, perm, inh, amb) = match caps {
+        Some(c) => (convert(c.effective())?, convert(c.permitted())?, convert(c.inheritable())?, convert(c.ambient())?),
+        None => (none.clone(), none.clone(), none.clone(), none),
+    };
     caps::set(None, CapSet::Inheritable, &inh.union(&amb).copied().collect()).map_err(err("inheritable"))?;
     caps::set(None, CapSet::Effective, &eff).map_err(err("effective"))?;
     caps::set(None, CapSet::Permitted, &perm).map_err(err("permitted"))?;

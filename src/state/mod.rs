@@ -99,6 +99,10 @@ pub struct State {
     /// Absolute path of the container's cgroup directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
+    /// The config the container was created from (`exec` starts from its
+    /// process, namespaces and seccomp profile, as runc's does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Box<crate::spec::Spec>>,
 }
 
 /// The runtime-spec state plus runc's extra fields, as `nook state` prints it.
@@ -336,6 +340,7 @@ mod tests {
             created: rfc3339(std::time::SystemTime::now()),
             annotations: Default::default(),
             cgroup: None,
+            config: None,
         };
         dir.save(&st).unwrap();
         assert_eq!(dir.load().unwrap().id, "c1");

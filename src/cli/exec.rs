@@ -1,0 +1,140 @@
+//! `nook exec`: run a process in a running container, with runc's flags.
+
+use super::Cli;
+use crate::container::{self, ExecOptions};
+use anyhow::Context;
+use clap::Args;
+use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Container id
+    pub id: String,
+    /// Command and arguments (unless --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process.json (runtime-spec `process`) to run instead of COMMAND
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (KEY=value)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User as uid[:gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (to the bounding, effective and permitted sets)
+    #[arg(short, long = "cap")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Return once the process has started
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass fds 3 .. 3+N-1 to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+}
+
+/// The process to run: --process, or the container's own process with the
+/// command line's changes, as runc builds it.
+fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
+    if let Some(p) = &a.process {
+        if !a.command.is_empty() {
+            anyhow::bail!("exec: give either --process or a command, not both");
+        }
+        return Ok(crate::spec::read_json(p, crate::spec::MAX_CONFIG_BYTES)?);
+    }
+    if a.command.is_empty() {
+        anyhow::bail!("exec: a command is required (or --process)");
+    }
+    let st = crate::state::load_state(&cli.root.join(&a.id)).map_err(|e| match e {
+        crate::state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            crate::state::StateError::NotFound(a.id.clone())
+        }
+        e => e,
+    })?;
+    let mut p = st.config.as_ref().and_then(|c| c.process().clone()).unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in &a.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        let user = p.user_mut();
+        user.set_uid(uid.parse().with_context(|| format!("--user {u:?}: uid must be a number"))?);
+        if let Some(g) = gid {
+            user.set_gid(g.parse().with_context(|| format!("--user {u:?}: gid must be a number"))?);
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_else(LinuxCapabilities::default);
+        let add: Vec<Capability> = a
+            .cap
+            .iter()
+            .map(|c| serde_json::from_value(serde_json::Value::from(c.as_str())).map_err(|_| anyhow::anyhow!("--cap {c:?}: unknown capability")))
+            .collect::<anyhow::Result<_>>()?;
+        let extend = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.extend(add.iter().copied());
+            Some(s)
+        };
+        caps.set_bounding(extend(caps.bounding()));
+        caps.set_effective(extend(caps.effective()));
+        caps.set_permitted(extend(caps.permitted()));
+        p.set_capabilities(Some(caps));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}
+
+pub fn exec(cli: &Cli, a: &ExecArgs) -> anyhow::Result<i32> {
+    crate::state::validate_id(&a.id)?;
+    let process = build_process(cli, a)?;
+    super::create::prologue(cli)?;
+    let opts = ExecOptions {
+        id: a.id.clone(),
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+    };
+    let _ = &a.console_socket;
+    Ok(container::exec(&cli.root, &opts)?)
+}

@@ -1,0 +1,144 @@
+//! `exec`: start another process in a running container. nook clones
+//! itself into the container's cgroup and pid namespace; the clone joins
+//! the container's other namespaces and becomes the process.
+
+use super::run::{wait_forwarding, FORWARDED};
+use super::{load, other, ContainerError, Result};
+use crate::init::{self, ExecArgs};
+use crate::namespaces;
+use crate::state::{self, Status};
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+use nix::sys::signal::{SigSet, SigmaskHow};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub id: String,
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+}
+
+/// Namespace types in the order a process joins them (user first: it owns
+/// the others; mnt last among those init joins, as it changes our root).
+const JOIN_ORDER: [(LinuxNamespaceType, &str); 6] = [
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Mount, "mnt"),
+];
+
+fn ns_fd(pid: i32, name: &str) -> Result<Option<OwnedFd>> {
+    let theirs = format!("/proc/{pid}/ns/{name}");
+    let ours = format!("/proc/self/ns/{name}");
+    let same = std::fs::metadata(&theirs).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        == std::fs::metadata(&ours).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    if same {
+        return Ok(None);
+    }
+    let f = std::fs::File::open(&theirs).map_err(|e| ContainerError::Other(format!("{theirs}: {e}")))?;
+    Ok(Some(f.into()))
+}
+
+pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
+    super::create::check_preserved_fds(opts.preserve_fds)?;
+    let c = load(root, &opts.id)?;
+    match c.status {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => {
+            return Err(ContainerError::WrongState { id: opts.id.clone(), status: c.status, msg: "cannot exec in a paused container (use --ignore-paused)" })
+        }
+        s => return Err(ContainerError::WrongState { id: opts.id.clone(), status: s, msg: "cannot exec in a container that is not running" }),
+    }
+    let st = c.state;
+    // Other commands may act on the container while the process runs.
+    drop(c.dir);
+    let spec = st.config.as_deref().ok_or_else(|| ContainerError::Other(format!("container {:?} has no saved config", st.id)))?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
+    if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());
+    }
+    if opts.process.terminal().unwrap_or(false) {
+        return Err(crate::spec::SpecError::invalid("process.terminal", "terminals are not supported by this version of nook yet").into());
+    }
+
+    let mut join = Vec::new();
+    for (t, name) in JOIN_ORDER {
+        if let Some(fd) = ns_fd(st.pid, name)? {
+            join.push((t, fd));
+        }
+    }
+    let mut for_children = Vec::new();
+    if let Some(fd) = ns_fd(st.pid, "pid")? {
+        for_children.push((LinuxNamespaceType::Pid, fd));
+    }
+    let cgroup: Option<OwnedFd> = match &st.cgroup {
+        Some(p) => Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into()),
+        None => None,
+    };
+    // The fds above name the container's namespaces only if its init is
+    // still the process we started (not a recycled pid).
+    if !state::init_alive(&st) {
+        return Err(ContainerError::WrongState { id: st.id.clone(), status: Status::Stopped, msg: "cannot exec in a container that is not running" });
+    }
+
+    let mut set = SigSet::empty();
+    if !opts.detach {
+        FORWARDED.iter().for_each(|s| set.add(*s));
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(other("blocking signals"))?;
+    }
+    let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
+    let restore = namespaces::enter_for_children(&for_children)?;
+    let forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
+    // Only nook goes back to its own pid namespace (for later children);
+    // the clone stays where it was born.
+    if !matches!(forked, Ok(Forked::Child)) {
+        namespaces::join_all(&restore)?;
+    }
+    match forked.map_err(other("clone3"))? {
+        Forked::Child => {
+            let mut close = init::raw(&[&parent_end]);
+            close.extend(cgroup.iter().map(|f| std::os::fd::AsRawFd::as_raw_fd(f)));
+            let args = ExecArgs {
+                id: &st.id,
+                bundle: &st.bundle,
+                spec,
+                process: &opts.process,
+                join: &join,
+                seccomp: seccomp.as_ref(),
+                preserve_fds: opts.preserve_fds,
+                close,
+            };
+            init::run_exec(args, child_end)
+        }
+        Forked::Parent { pid, pidfd } => {
+            drop(child_end);
+            let kill = |e: ContainerError| {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                e
+            };
+            match parent_end.recv().map_err(other("waiting for the process"))? {
+                Some(Msg::Ready) => {}
+                Some(Msg::Error(msg)) => return Err(kill(ContainerError::Init(msg))),
+                Some(m) => return Err(kill(ContainerError::Other(format!("unexpected message: {m:?}")))),
+                None => return Err(kill(ContainerError::Init("the process exited during setup".into()))),
+            }
+            if let Some(pf) = &opts.pid_file {
+                super::create::write_pid_file(pf, pid).map_err(kill)?;
+            }
+            if opts.detach {
+                return Ok(0);
+            }
+            wait_forwarding(pid, pidfd, &set)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! A process started in a running container by `nook exec`: a clone of
+//! nook born in the container's cgroup and pid namespace, which joins the
+//! container's other namespaces, then becomes the process.
+
+use super::finish::{connect_listener, finish, Finish};
+use super::signals;
+use crate::namespaces;
+use crate::process;
+use crate::sync::{Channel, Msg};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+pub struct ExecArgs<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    /// The container's config (for the seccomp listener's state).
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    /// The namespaces of the container's init to join, user first.
+    pub join: &'a [(LinuxNamespaceType, OwnedFd)],
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    pub preserve_fds: u32,
+    /// fds of nook's that the process must not keep.
+    pub close: Vec<i32>,
+}
+
+/// Runs the exec'd process's setup; never returns.
+pub fn run_exec(args: ExecArgs, chan: Channel) -> ! {
+    for fd in &args.close {
+        let _ = nix::unistd::close(*fd);
+    }
+    match setup(&args, &chan) {
+        Ok((program, listener)) => {
+            drop(chan);
+            let f = Finish { process: args.process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
+            if let Err(e) = finish(f) {
+                eprintln!("nook: {e}");
+            }
+            // SAFETY: _exit skips the parent's atexit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        Err(msg) => {
+            let _ = chan.send(&Msg::Error(msg));
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+fn setup(args: &ExecArgs, chan: &Channel) -> Result<(PathBuf, Option<super::Listener>), String> {
+    signals::prepare().map_err(|e| format!("signals: {e}"))?;
+    let listener = match args.seccomp.filter(|f| f.has_listener()) {
+        None => None,
+        Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
+    };
+    namespaces::join_all(args.join).map_err(|e| e.to_string())?;
+    let p = args.process;
+    // Entering the mount namespace moved us to its root: the cwd must
+    // resolve inside the container (CVE-2024-21626: never a leaked host
+    // directory).
+    nix::unistd::chdir(p.cwd()).map_err(|e| format!("cwd {}: {e}", p.cwd().display()))?;
+    let cwd = nix::unistd::getcwd().map_err(|e| format!("cwd: {e}"))?;
+    if !cwd.is_absolute() || cwd.starts_with("(unreachable)") {
+        return Err(format!("cwd {} is outside the container", cwd.display()));
+    }
+    process::apply_rlimits(p.rlimits().as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    if let Some(adj) = p.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
+    }
+    let argv = p.args().as_deref().unwrap_or_default();
+    let env = p.env().as_deref().unwrap_or_default();
+    let program = process::find_executable(argv.first().ok_or("args: empty")?, env).map_err(|e| e.to_string())?;
+    chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
+    Ok((program, listener))
+}

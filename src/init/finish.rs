@@ -1,0 +1,94 @@
+//! The last steps before exec, shared by the container's init (after
+//! `start`) and by processes started with `nook exec`: seccomp, user,
+//! capabilities, umask, no_new_privs, closing nook's fds, exec.
+
+use super::signals;
+use crate::process;
+use crate::seccomp::Filter;
+use oci_spec::runtime::{ContainerProcessState, Process, Spec};
+use std::path::{Path, PathBuf};
+
+/// Where a seccomp listener fd goes: a socket connected before the process
+/// left the host's paths behind, and the state to send with it.
+pub struct Listener {
+    stream: std::os::unix::net::UnixStream,
+    path: PathBuf,
+    state: ContainerProcessState,
+}
+
+/// Connects to `linux.seccomp.listenerPath`. Must run while the host's
+/// /proc and paths are still visible (before pivot_root or setns(mnt)).
+pub fn connect_listener(spec: &Spec, id: &str, bundle: &Path) -> Result<Listener, String> {
+    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).ok_or("linux.seccomp: missing")?;
+    let path = sc.listener_path().clone().ok_or("linux.seccomp.listenerPath: needed for SCMP_ACT_NOTIFY")?;
+    let stream = std::os::unix::net::UnixStream::connect(&path)
+        .map_err(|e| format!("linux.seccomp.listenerPath {}: {e}", path.display()))?;
+    // The host's /proc: "self" is our pid as the host sees it.
+    let host_pid = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .ok_or("reading our pid")?;
+    let mut st = oci_spec::runtime::State::default();
+    st.set_version(crate::spec::OCI_VERSION.to_owned());
+    st.set_id(id.to_owned());
+    st.set_status(oci_spec::runtime::ContainerState::Running);
+    st.set_pid(Some(host_pid));
+    st.set_bundle(bundle.to_path_buf());
+    st.set_annotations(spec.annotations().clone());
+    let state = crate::seccomp::container_process_state(sc, host_pid, st);
+    Ok(Listener { stream, path, state })
+}
+
+/// Installs the filter and hands its listener fd (if any) over.
+fn install_seccomp(filter: Option<&Filter>, listener: Option<Listener>) -> Result<(), String> {
+    let Some(filter) = filter else { return Ok(()) };
+    let fd = crate::seccomp::install(filter).map_err(|e| e.to_string())?;
+    if let (Some(fd), Some(l)) = (fd, listener) {
+        crate::seccomp::send_listener_fd_on(&l.stream, &l.path, std::os::fd::AsFd::as_fd(&fd), &l.state)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+pub struct Finish<'a> {
+    pub process: &'a Process,
+    /// args[0], already resolved inside the container.
+    pub program: &'a Path,
+    pub seccomp: Option<&'a Filter>,
+    pub listener: Option<Listener>,
+    /// fds 3 .. 3+preserve_fds are handed to the program.
+    pub preserve_fds: u32,
+}
+
+/// Becomes the process's user and execs its program; returns only an error.
+pub fn finish(f: Finish) -> Result<(), String> {
+    let process = f.process;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut listener = f.listener;
+    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
+    // filter, so (as runc does) it goes in before the capabilities go.
+    if !nnp {
+        install_seccomp(f.seccomp, listener.take())?;
+    }
+    let caps = process.capabilities().as_ref();
+    process::drop_bounding(caps).map_err(|e| e.to_string())?;
+    process::switch_user(process.user()).map_err(|e| e.to_string())?;
+    process::apply_capabilities(caps).map_err(|e| e.to_string())?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))?;
+    }
+    signals::reset().map_err(|e| format!("signals: {e}"))?;
+    // Nothing of nook's reaches the program: every fd above the preserved
+    // ones is closed on exec.
+    crate::sys::cloexec_range_from(3 + f.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
+    // With no_new_privs, the filter goes in last, so it never has to allow
+    // what nook itself needs.
+    if nnp {
+        install_seccomp(f.seccomp, listener)?;
+    }
+    let argv = process.args().as_deref().unwrap_or_default();
+    let env = process.env().as_deref().unwrap_or_default();
+    Err(process::exec(f.program, argv, env).to_string())
+}

@@ -1,0 +1,112 @@
+//! `nook exec`: processes that join a running container.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+fn running(name: &str) -> Bundle {
+    let b = Bundle::new(name, &["sleep", "1000"]);
+    let out = b.with_bundle("run", &["--detach"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b
+}
+
+#[test]
+fn exec_joins_every_namespace_and_the_cgroup() {
+    let b = running("exec-ns");
+    let out = b.nook(&["exec", &b.id, "sh", "-c", "hostname; echo pid=$$; ps -o pid,comm | grep -c sleep; ls /; cat /proc/self/cgroup | tail -1; ls /proc/self/fd | wc -l"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stdout(&out);
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "nook", "{s}");
+    // A small pid in the container's pid namespace, next to its init.
+    let pid: u32 = lines[1].trim_start_matches("pid=").parse().unwrap();
+    assert!(pid > 1 && pid < 100, "{s}");
+    assert_eq!(lines[2], "1", "the container's sleep is not visible: {s}");
+    assert!(s.contains("\nbin\n") && s.contains("\nproc\n"), "not the container's root: {s}");
+    assert!(s.contains("0::/\n"), "not in the container's cgroup namespace: {s}");
+    // stdin, stdout, stderr and ls's directory: nothing of nook's.
+    assert_eq!(lines.last().unwrap().trim(), "4", "{s}");
+}
+
+#[test]
+fn exec_exit_codes_reach_the_caller() {
+    let b = running("exec-code");
+    assert_eq!(b.nook(&["exec", &b.id, "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(b.nook(&["exec", &b.id, "true"]).status.code(), Some(0));
+    assert_eq!(b.nook(&["exec", &b.id, "sh", "-c", "kill -9 $$"]).status.code(), Some(137));
+}
+
+#[test]
+fn exec_with_user_env_cwd_and_caps() {
+    let b = running("exec-user");
+    let out = b.nook(&["exec", "-u", "1000:1001", "-g", "7", "-e", "FOO=bar", "--cwd", "/proc", &b.id, "sh", "-c", "id; echo $FOO; pwd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stdout(&out);
+    assert!(s.contains("uid=1000 gid=1001 groups=7"), "{s}");
+    assert!(s.contains("bar\n/proc"), "{s}");
+    // CAP_NET_RAW is bit 13; runc's default spec does not grant it.
+    let caps = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&b.id, "grep", "CapEff", "/proc/self/status"]);
+        let out = b.nook(&a);
+        assert!(out.status.success(), "{}", stderr(&out));
+        u64::from_str_radix(stdout(&out).split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(caps(&[]) & (1 << 13), 0);
+    assert_ne!(caps(&["--cap", "CAP_NET_RAW"]) & (1 << 13), 0);
+}
+
+#[test]
+fn exec_process_json_and_detach_with_pid_file() {
+    let b = running("exec-json");
+    let pj = b.dir.join("process.json");
+    std::fs::write(&pj, r#"{"args":["sh","-c","echo from-json > /dev/shm/out; sleep 100"],"cwd":"/","user":{"uid":0,"gid":0},"env":["PATH=/bin"]}"#).unwrap();
+    let pf = b.dir.join("exec.pid");
+    let out = b.nook(&["exec", "--detach", "--pid-file", pf.to_str().unwrap(), "--process", pj.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid: i32 = std::fs::read_to_string(&pf).unwrap().parse().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let t = Instant::now();
+    loop {
+        let out = b.nook(&["exec", &b.id, "cat", "/dev/shm/out"]);
+        if stdout(&out).trim() == "from-json" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the detached process never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn exec_forwards_signals_to_the_process() {
+    let b = running("exec-signal");
+    let mut c = b.cmd(&["exec", &b.id, "sh", "-c", "trap 'exit 42' TERM; echo ready > /dev/shm/ready; while true; do sleep 0.05; done"]);
+    let mut child = c.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    while !stdout(&b.nook(&["exec", &b.id, "cat", "/dev/shm/ready"])).contains("ready") {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+}
+
+#[test]
+fn exec_bad_input_is_one_line() {
+    let b = running("exec-bad");
+    assert_one_line_error(&b.nook(&["exec", &b.id, "no-such-program"]), "executable file not found");
+    assert_one_line_error(&b.nook(&["exec", "no-such-container", "true"]), "does not exist");
+    assert_one_line_error(&b.nook(&["exec", &b.id]), "a command is required");
+    assert_one_line_error(&b.nook(&["exec", "-u", "root", &b.id, "true"]), "uid must be a number");
+    assert_one_line_error(&b.nook(&["exec", "--cap", "CAP_BOGUS", &b.id, "true"]), "unknown capability");
+    assert_one_line_error(&b.nook(&["exec", "--preserve-fds", "9", &b.id, "true"]), "is not open");
+    assert!(b.nook(&["kill", &b.id, "KILL"]).status.success());
+    let t = Instant::now();
+    while b.status() != "stopped" {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "not running");
+}
