@@ -47,29 +47,16 @@ fn measure(filter: Option<&Filter>, iterations: u64) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let iterations: u64 = args
-        .next()
-        .map_or(2_000_000, |s| s.parse().expect("ITERATIONS"));
-    let path = args
-        .next()
-        .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
+    let iterations: u64 = args.next().map_or(2_000_000, |s| s.parse().expect("ITERATIONS"));
+    let path = args.next().unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let spec = podman::resolve(
-        &text,
-        "amd64",
-        "SCMP_ARCH_X86_64",
-        podman::PODMAN_DEFAULT_CAPS,
-    );
+    let spec = podman::resolve(&text, "amd64", "SCMP_ARCH_X86_64", podman::PODMAN_DEFAULT_CAPS);
     let tree = compile(&spec).expect("compile");
     let linear = compile_linear(&spec).expect("compile_linear");
 
     // Warm up, then take the best of three runs of each variant.
     measure(None, iterations / 10);
-    let best = |f: Option<&Filter>| {
-        (0..3)
-            .map(|_| measure(f, iterations))
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |f: Option<&Filter>| (0..3).map(|_| measure(f, iterations)).fold(f64::INFINITY, f64::min);
     let (none, bin, lin) = (best(None), best(Some(&tree)), best(Some(&linear)));
     println!(
         "{{\"bench\":\"seccomp_getppid\",\"profile\":{:?},\"iterations\":{iterations},\"no_filter_ns\":{none:.1},\"tree_ns\":{bin:.1},\"linear_ns\":{lin:.1},\"tree_overhead_ns\":{:.1},\"linear_overhead_ns\":{:.1},\"tree_insns\":{},\"linear_insns\":{}}}",

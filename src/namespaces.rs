@@ -85,7 +85,9 @@ pub fn join_all(list: &[(LinuxNamespaceType, OwnedFd)]) -> Result<(), NsError> {
 
 /// Joins the pid/time namespaces for the next child, and returns what
 /// restores nook's own afterwards.
-pub fn enter_for_children(list: &[(LinuxNamespaceType, OwnedFd)]) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, NsError> {
+pub fn enter_for_children(
+    list: &[(LinuxNamespaceType, OwnedFd)],
+) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, NsError> {
     let mut restore = Vec::new();
     for (t, _) in list {
         let own = match t {

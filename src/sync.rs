@@ -71,6 +71,12 @@ impl Channel {
     }
 }
 
+impl AsRawFd for Channel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,11 +90,5 @@ mod tests {
         }
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
-    }
-}
-
-impl AsRawFd for Channel {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.0.as_raw_fd()
     }
 }

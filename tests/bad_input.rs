@@ -31,7 +31,8 @@ fn a_field_of_the_wrong_type_is_named() {
 
 #[test]
 fn each_invalid_field_is_named() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("root.path", Box::new(|c| c["root"]["path"] = "no-such-rootfs".into())),
         ("process.args", Box::new(|c| c["process"]["args"] = json!([]))),
         ("process.cwd", Box::new(|c| c["process"]["cwd"] = "relative/dir".into())),
@@ -39,11 +40,20 @@ fn each_invalid_field_is_named() {
         ("process.terminal", Box::new(|c| c["process"]["terminal"] = true.into())),
         ("ociVersion", Box::new(|c| c["ociVersion"] = "2.0.0".into())),
         ("hostname", Box::new(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "uts"))),
-        ("linux.namespaces[6]", Box::new(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"})))),
-        ("process.capabilities.bounding", Box::new(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_NOT_A_CAP"]))),
+        (
+            "linux.namespaces[6]",
+            Box::new(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}))),
+        ),
+        (
+            "process.capabilities.bounding",
+            Box::new(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_NOT_A_CAP"])),
+        ),
         ("mounts[1]", Box::new(|c| c["mounts"][1]["options"] = json!(["nosuid", "bogus=1"]))),
         ("linux.cgroupsPath", Box::new(|c| c["linux"]["cgroupsPath"] = "/a/../../etc".into())),
-        ("process.rlimits", Box::new(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]))),
+        (
+            "process.rlimits",
+            Box::new(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}])),
+        ),
     ];
     for (field, edit) in cases {
         let b = Bundle::new("field", &["true"]);

@@ -20,29 +20,20 @@ struct Ctr {
 
 impl Ctr {
     fn new(name: &str, json: &str) -> Ctr {
-        let (mount, dir) =
-            cgroups::container_dir(Some(&format!("/nook-vm-test/{name}")), name).unwrap();
+        let (mount, dir) = cgroups::container_dir(Some(&format!("/nook-vm-test/{name}")), name).unwrap();
         let r: LinuxResources = serde_json::from_str(json).unwrap();
-        Ctr {
-            cg: Some(Cgroup::create(&mount, &dir, &r, None).unwrap()),
-        }
+        Ctr { cg: Some(Cgroup::create(&mount, &dir, &r, None).unwrap()) }
     }
     fn cg(&self) -> &Cgroup {
         self.cg.as_ref().unwrap()
     }
     fn file(&self, name: &str) -> String {
-        fs::read_to_string(self.cg().path().join(name))
-            .unwrap()
-            .trim()
-            .to_string()
+        fs::read_to_string(self.cg().path().join(name)).unwrap().trim().to_string()
     }
     /// Run `sh -c script` inside the cgroup, quietly.
     fn run(&self, script: &str) -> ExitStatus {
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args(["-c", script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         self.cg().join_on_exec(&mut cmd);
         cmd.status().unwrap()
     }
@@ -82,21 +73,15 @@ fn every_resource_lands_in_its_file() {
         .unwrap_or_else(|_| fs::read_to_string(c.cg().path().join("io.weight")).unwrap());
     assert!(io.contains("1000") || io.contains("10000"), "{io}");
     // A live update, and one refused because it is below current usage.
-    let r: LinuxResources =
-        serde_json::from_str(r#"{"memory":{"limit":50331648},"pids":{"limit":-1}}"#).unwrap();
+    let r: LinuxResources = serde_json::from_str(r#"{"memory":{"limit":50331648},"pids":{"limit":-1}}"#).unwrap();
     c.cg().update(&r).unwrap();
     assert_eq!(c.file("memory.max"), "50331648");
     assert_eq!(c.file("pids.max"), "max");
     let mut sleeper = Command::new("sleep");
-    sleeper
-        .arg("30")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    sleeper.arg("30").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     c.cg().join_on_exec(&mut sleeper);
     let mut child = sleeper.spawn().unwrap();
-    let r: LinuxResources =
-        serde_json::from_str(r#"{"memory":{"limit":4096,"checkBeforeUpdate":true}}"#).unwrap();
+    let r: LinuxResources = serde_json::from_str(r#"{"memory":{"limit":4096,"checkBeforeUpdate":true}}"#).unwrap();
     let e = c.cg().update(&r).unwrap_err();
     assert!(matches!(e, CgroupError::BelowUsage { .. }), "{e}");
     assert_eq!(c.file("memory.max"), "50331648");
@@ -112,9 +97,7 @@ fn every_resource_lands_in_its_file() {
 #[ignore = "needs a pure cgroup v2 machine: runs in the test VM (make test-vm)"]
 fn memory_limit_oom_kills() {
     let c = Ctr::new("mem", r#"{"memory":{"limit":33554432,"swap":33554432}}"#);
-    assert!(c
-        .run("exec dd if=/dev/zero of=/dev/null bs=16M count=1")
-        .success());
+    assert!(c.run("exec dd if=/dev/zero of=/dev/null bs=16M count=1").success());
     let big = c.run("exec dd if=/dev/zero of=/dev/null bs=64M count=1");
     assert_eq!(big.signal(), Some(libc::SIGKILL), "{big:?}");
     assert!(c.cg().oom_events().oom_kill >= 1);
@@ -148,16 +131,9 @@ fn device_filter_enforced() {
     let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
         serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).unwrap();
     // Deny everything, then runc's defaults: /dev/zero and /dev/null yes, /dev/mem no.
-    c.cg()
-        .set_devices(&cgroups::container_rules(&spec, &[]).unwrap())
-        .unwrap();
-    let st =
-        c.run("head -c1 /dev/zero >/dev/null || exit 10; head -c1 /dev/mem && exit 11; exit 0");
-    assert_eq!(
-        st.code(),
-        Some(0),
-        "10: /dev/zero denied, 11: /dev/mem allowed"
-    );
+    c.cg().set_devices(&cgroups::container_rules(&spec, &[]).unwrap()).unwrap();
+    let st = c.run("head -c1 /dev/zero >/dev/null || exit 10; head -c1 /dev/mem && exit 11; exit 0");
+    assert_eq!(st.code(), Some(0), "10: /dev/zero denied, 11: /dev/mem allowed");
     assert_eq!(cgroups::bpf::query(c.cg().fd()).unwrap().len(), 1);
 }
 
@@ -166,10 +142,7 @@ fn device_filter_enforced() {
 fn freeze_thaw_kill() {
     let c = Ctr::new("freeze", "{}");
     let mut cmd = Command::new("sleep");
-    cmd.arg("60")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg("60").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     c.cg().join_on_exec(&mut cmd);
     let mut child = cmd.spawn().unwrap();
     c.cg().freeze().unwrap();

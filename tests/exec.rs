@@ -40,7 +40,21 @@ fn exec_exit_codes_reach_the_caller() {
 #[test]
 fn exec_with_user_env_cwd_and_caps() {
     let b = running("exec-user");
-    let out = b.nook(&["exec", "-u", "1000:1001", "-g", "7", "-e", "FOO=bar", "--cwd", "/proc", &b.id, "sh", "-c", "id; echo $FOO; pwd"]);
+    let out = b.nook(&[
+        "exec",
+        "-u",
+        "1000:1001",
+        "-g",
+        "7",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/proc",
+        &b.id,
+        "sh",
+        "-c",
+        "id; echo $FOO; pwd",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let s = stdout(&out);
     assert!(s.contains("uid=1000 gid=1001 groups=7"), "{s}");
@@ -64,7 +78,8 @@ fn exec_process_json_and_detach_with_pid_file() {
     let pj = b.dir.join("process.json");
     std::fs::write(&pj, r#"{"args":["sh","-c","echo from-json > /dev/shm/out; sleep 100"],"cwd":"/","user":{"uid":0,"gid":0},"env":["PATH=/bin"]}"#).unwrap();
     let pf = b.dir.join("exec.pid");
-    let out = b.nook(&["exec", "--detach", "--pid-file", pf.to_str().unwrap(), "--process", pj.to_str().unwrap(), &b.id]);
+    let out =
+        b.nook(&["exec", "--detach", "--pid-file", pf.to_str().unwrap(), "--process", pj.to_str().unwrap(), &b.id]);
     assert!(out.status.success(), "{}", stderr(&out));
     let pid: i32 = std::fs::read_to_string(&pf).unwrap().parse().unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
@@ -82,7 +97,13 @@ fn exec_process_json_and_detach_with_pid_file() {
 #[test]
 fn exec_forwards_signals_to_the_process() {
     let b = running("exec-signal");
-    let mut c = b.cmd(&["exec", &b.id, "sh", "-c", "trap 'exit 42' TERM; echo ready > /dev/shm/ready; while true; do sleep 0.05; done"]);
+    let mut c = b.cmd(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready > /dev/shm/ready; while true; do sleep 0.05; done",
+    ]);
     let mut child = c.stdout(std::process::Stdio::null()).spawn().unwrap();
     let t = Instant::now();
     while !stdout(&b.nook(&["exec", &b.id, "cat", "/dev/shm/ready"])).contains("ready") {

@@ -86,7 +86,10 @@ fn delete_force_kills_a_running_container() {
     let pid = b.state()["pid"].as_i64().unwrap();
     let out = b.nook(&["delete", "--force", &b.id]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(" Z "));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(" Z ")
+    );
     b.assert_clean();
     // --force on a container that does not exist succeeds, as in runc.
     assert!(b.nook(&["delete", "--force", &b.id]).status.success());
@@ -209,7 +212,11 @@ fn joins_an_existing_namespace_by_path() {
     let ns = format!("/proc/{}/ns/uts", holder.id());
     // unshare execs sh in the new namespace; wait until the hostname is set.
     while std::fs::read_link(&ns).unwrap() == std::fs::read_link("/proc/self/ns/uts").unwrap()
-        || !std::process::Command::new("nsenter").args(["--uts=".to_owned() + &ns, "hostname".into()]).output().map(|o| stdout(&o).contains("joined-ns")).unwrap_or(false)
+        || !std::process::Command::new("nsenter")
+            .args(["--uts=".to_owned() + &ns, "hostname".into()])
+            .output()
+            .map(|o| stdout(&o).contains("joined-ns"))
+            .unwrap_or(false)
     {
         assert!(t.elapsed() < Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(20));
@@ -267,7 +274,8 @@ fn spec_writes_runcs_default_config() {
     let again = std::process::Command::new(NOOK).args(["spec", "--bundle", dir.to_str().unwrap()]).output().unwrap();
     assert_one_line_error(&again, "already exists");
     std::fs::remove_file(dir.join("config.json")).unwrap();
-    let out = std::process::Command::new(NOOK).args(["spec", "--rootless", "-b", dir.to_str().unwrap()]).output().unwrap();
+    let out =
+        std::process::Command::new(NOOK).args(["spec", "--rootless", "-b", dir.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     assert!(c["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "user"));

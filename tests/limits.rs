@@ -71,7 +71,10 @@ fn seccomp_errno_rule_denies_the_syscall_with_and_without_no_new_privs() {
         let b = Bundle::new("seccomp", &["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
         b.edit(|c| {
             c["process"]["noNewPrivileges"] = nnp.into();
-            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
             c["linux"]["seccomp"] = json!({
                 "defaultAction": "SCMP_ACT_ALLOW",
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
@@ -89,7 +92,10 @@ fn seccomp_errno_rule_denies_the_syscall_with_and_without_no_new_privs() {
 #[test]
 fn a_bad_seccomp_profile_names_the_field() {
     let b = Bundle::new("badseccomp", &["true"]);
-    b.edit(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]}));
+    b.edit(|c| {
+        c["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]})
+    });
     assert_one_line_error(&b.with_bundle("run", &[]), "linux.seccomp.syscalls[0].action");
     b.assert_clean();
 }

@@ -15,11 +15,8 @@ fn the_nook_binary_cannot_be_overwritten_through_proc_exe() {
     let b = Bundle::new("cve-2019-5736", &["sleep", "100"]);
     assert!(b.with_bundle("create", &[]).status.success());
     let pid = b.state()["pid"].as_i64().unwrap();
-    let handle = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(format!("/proc/{pid}/exe"))
-        .unwrap();
+    let handle =
+        std::fs::File::options().read(true).custom_flags(libc::O_PATH).open(format!("/proc/{pid}/exe")).unwrap();
     // It really is nook's image: the same bytes as the binary we ran.
     let via_handle = std::fs::read(format!("/proc/self/fd/{}", handle.as_raw_fd())).unwrap();
     assert_eq!(via_handle, std::fs::read(NOOK).unwrap(), "init is not running nook's image");

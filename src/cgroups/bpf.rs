@@ -42,14 +42,7 @@ impl Attr {
 fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     // SAFETY: attr is a valid, writable bpf_attr-sized buffer; the pointers
     // inside it point at live buffers owned by the caller.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut Attr,
-            std::mem::size_of::<Attr>(),
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, std::mem::size_of::<Attr>()) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -73,9 +66,7 @@ pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
             .put_u64(8, insns.as_ptr() as u64)
             .put_u64(16, license.as_ptr() as u64);
         if with_log {
-            a.put_u32(24, 1)
-                .put_u32(28, log.len() as u32)
-                .put_u64(32, log.as_mut_ptr() as u64);
+            a.put_u32(24, 1).put_u32(28, log.len() as u32).put_u64(32, log.as_mut_ptr() as u64);
         }
         // prog_name at offset 48 (char[16]).
         a.0[48..52].copy_from_slice(b"nook");
@@ -87,10 +78,7 @@ pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
             let _ = attempt(true);
             let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
             let text = String::from_utf8_lossy(&log[..end]);
-            Err(io::Error::new(
-                e.kind(),
-                format!("{e}; verifier log: {}", text.trim()),
-            ))
+            Err(io::Error::new(e.kind(), format!("{e}; verifier log: {}", text.trim())))
         }
     }
 }
@@ -108,9 +96,7 @@ pub fn attach(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
 /// Detach one device program from a cgroup.
 pub fn detach(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
     let mut a = Attr::new();
-    a.put_u32(0, cgroup.as_raw_fd() as u32)
-        .put_u32(4, prog.as_raw_fd() as u32)
-        .put_u32(8, BPF_CGROUP_DEVICE);
+    a.put_u32(0, cgroup.as_raw_fd() as u32).put_u32(4, prog.as_raw_fd() as u32).put_u32(8, BPF_CGROUP_DEVICE);
     bpf(BPF_PROG_DETACH, &mut a).map(drop)
 }
 

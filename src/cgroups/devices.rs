@@ -45,24 +45,12 @@ pub struct DeviceRule {
 impl DeviceRule {
     /// `c major:minor rwm`, allowed.
     const fn allow_char(major: u32, minor: Option<u32>) -> Self {
-        DeviceRule {
-            allow: true,
-            kind: DevKind::Char,
-            major: Some(major),
-            minor,
-            access: ACC_ALL,
-        }
+        DeviceRule { allow: true, kind: DevKind::Char, major: Some(major), minor, access: ACC_ALL }
     }
 
     /// `c|b *:* m`, allowed.
     const fn mknod_any(kind: DevKind) -> Self {
-        DeviceRule {
-            allow: true,
-            kind,
-            major: None,
-            minor: None,
-            access: ACC_MKNOD,
-        }
+        DeviceRule { allow: true, kind, major: None, minor: None, access: ACC_MKNOD }
     }
 
     fn matches_dev(&self, dev_type: u32, major: u32, minor: u32) -> bool {
@@ -71,9 +59,7 @@ impl DeviceRule {
             DevKind::Char => dev_type == DEV_CHAR,
             DevKind::Block => dev_type == DEV_BLOCK,
         };
-        kind_ok
-            && self.major.map_or(true, |m| m == major)
-            && self.minor.map_or(true, |m| m == minor)
+        kind_ok && self.major.is_none_or(|m| m == major) && self.minor.is_none_or(|m| m == minor)
     }
 }
 
@@ -98,22 +84,17 @@ pub const DEFAULT_RULES: [(Option<&str>, DeviceRule); 11] = [
 fn dev_num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     match v {
         None | Some(-1) => Ok(None),
-        Some(n) => u32::try_from(n)
-            .map(Some)
-            .map_err(|_| CgroupError::InvalidValue {
-                field: field.into(),
-                reason: format!("{n} is not a device number or -1"),
-            }),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| CgroupError::InvalidValue {
+            field: field.into(),
+            reason: format!("{n} is not a device number or -1"),
+        }),
     }
 }
 
 /// Convert one OCI `linux.resources.devices[i]` entry.
 pub fn rule_from_oci(i: usize, d: &LinuxDeviceCgroup) -> Result<DeviceRule, CgroupError> {
     let field = format!("linux.resources.devices[{i}]");
-    let bad = |reason: String| CgroupError::InvalidValue {
-        field: field.clone(),
-        reason,
-    };
+    let bad = |reason: String| CgroupError::InvalidValue { field: field.clone(), reason };
     let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
         LinuxDeviceType::A => DevKind::All,
         LinuxDeviceType::C => DevKind::Char,
@@ -148,19 +129,11 @@ pub fn container_rules(
     spec_rules: &[LinuxDeviceCgroup],
     linux_devices: &[LinuxDevice],
 ) -> Result<Vec<DeviceRule>, CgroupError> {
-    let mut out = spec_rules
-        .iter()
-        .enumerate()
-        .map(|(i, d)| rule_from_oci(i, d))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = spec_rules.iter().enumerate().map(|(i, d)| rule_from_oci(i, d)).collect::<Result<Vec<_>, _>>()?;
     out.extend(
         DEFAULT_RULES
             .iter()
-            .filter(|(path, _)| {
-                path.map_or(true, |p| {
-                    !linux_devices.iter().any(|d| d.path().as_os_str() == p)
-                })
-            })
+            .filter(|(path, _)| path.is_none_or(|p| !linux_devices.iter().any(|d| d.path().as_os_str() == p)))
             .map(|(_, r)| *r),
     );
     Ok(out)
@@ -171,16 +144,13 @@ pub fn evaluate(rules: &[DeviceRule], dev_type: u32, major: u32, minor: u32, acc
     if access == 0 {
         return false;
     }
-    (0..3)
-        .map(|b| 1 << b)
-        .filter(|bit| access & bit != 0)
-        .all(|bit| {
-            rules
-                .iter()
-                .rev()
-                .find(|r| r.access & bit != 0 && r.matches_dev(dev_type, major, minor))
-                .is_some_and(|r| r.allow)
-        })
+    (0..3).map(|b| 1 << b).filter(|bit| access & bit != 0).all(|bit| {
+        rules
+            .iter()
+            .rev()
+            .find(|r| r.access & bit != 0 && r.matches_dev(dev_type, major, minor))
+            .is_some_and(|r| r.allow)
+    })
 }
 
 /// One `struct bpf_insn`.
@@ -205,12 +175,7 @@ pub(crate) const JMP32_JNE_K: u8 = 0x56;
 pub(crate) const JMP_EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | dst,
-        off,
-        imm,
-    }
+    Insn { code, regs: (src << 4) | dst, off, imm }
 }
 
 /// Compile `rules` into a device program. Registers: r2 = device type,
@@ -303,20 +268,8 @@ pub(crate) fn interpret(prog: &[Insn], ctx: [u32; 3]) -> u64 {
 mod tests {
     use super::*;
 
-    fn rule(
-        allow: bool,
-        kind: DevKind,
-        major: Option<u32>,
-        minor: Option<u32>,
-        access: u32,
-    ) -> DeviceRule {
-        DeviceRule {
-            allow,
-            kind,
-            major,
-            minor,
-            access,
-        }
+    fn rule(allow: bool, kind: DevKind, major: Option<u32>, minor: Option<u32>, access: u32) -> DeviceRule {
+        DeviceRule { allow, kind, major, minor, access }
     }
 
     fn oci(json: &str) -> Vec<LinuxDeviceCgroup> {
@@ -334,10 +287,7 @@ mod tests {
                     for acc in 1..=7 {
                         let want = evaluate(rules, ty, maj, min, acc);
                         let got = interpret(&prog, [ty | (acc << 16), maj, min]);
-                        assert_eq!(
-                            got, want as u64,
-                            "rules {rules:?} dev {ty} {maj}:{min} acc {acc}"
-                        );
+                        assert_eq!(got, want as u64, "rules {rules:?} dev {ty} {maj}:{min} acc {acc}");
                     }
                 }
             }
@@ -357,7 +307,11 @@ mod tests {
             vec![rule(true, All, None, None, ACC_ALL), rule(false, Block, Some(8), None, ACC_ALL)],
             vec![rule(true, Block, None, Some(0), ACC_MKNOD), rule(false, Char, None, None, ACC_READ)],
             vec![rule(true, Char, Some(u32::MAX), Some(u32::MAX), ACC_ALL)],
-            container_rules(&oci(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":4,"minor":7,"access":"rw"}]"#), &[]).unwrap(),
+            container_rules(
+                &oci(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":4,"minor":7,"access":"rw"}]"#),
+                &[],
+            )
+            .unwrap(),
             DEFAULT_RULES.iter().map(|(_, r)| *r).collect(),
         ];
         for s in &sets {
@@ -400,29 +354,16 @@ mod tests {
         assert!(evaluate(spec_only, DEV_CHAR, 1, 3, ACC_READ));
         assert!(!evaluate(spec_only, DEV_CHAR, 1, 3, ACC_WRITE));
         assert!(!evaluate(spec_only, DEV_CHAR, 1, 3, ACC_READ | ACC_WRITE));
-        assert!(
-            !evaluate(&rules, DEV_CHAR, 1, 1, ACC_READ),
-            "/dev/mem denied"
-        );
-        assert!(
-            evaluate(&rules, DEV_BLOCK, 8, 0, ACC_MKNOD),
-            "mknod allowed by default"
-        );
+        assert!(!evaluate(&rules, DEV_CHAR, 1, 1, ACC_READ), "/dev/mem denied");
+        assert!(evaluate(&rules, DEV_BLOCK, 8, 0, ACC_MKNOD), "mknod allowed by default");
         assert!(!evaluate(&rules, DEV_BLOCK, 8, 0, ACC_READ));
         assert!(evaluate(&rules, DEV_CHAR, 136, 42, ACC_READ | ACC_WRITE));
     }
 
     #[test]
     fn oci_conversion() {
-        let r = rule_from_oci(
-            0,
-            &oci(r#"[{"allow":true,"type":"b","major":8,"minor":-1,"access":"rm"}]"#)[0],
-        )
-        .unwrap();
-        assert_eq!(
-            r,
-            rule(true, DevKind::Block, Some(8), None, ACC_READ | ACC_MKNOD)
-        );
+        let r = rule_from_oci(0, &oci(r#"[{"allow":true,"type":"b","major":8,"minor":-1,"access":"rm"}]"#)[0]).unwrap();
+        assert_eq!(r, rule(true, DevKind::Block, Some(8), None, ACC_READ | ACC_MKNOD));
         for bad in [
             r#"[{"allow":true,"access":""}]"#,
             r#"[{"allow":true,"access":"rx"}]"#,
@@ -437,14 +378,11 @@ mod tests {
     #[test]
     fn defaults_dropped_for_redefined_paths() {
         let devs: Vec<LinuxDevice> =
-            serde_json::from_str(r#"[{"path":"/dev/null","type":"c","major":1,"minor":3}]"#)
-                .unwrap();
+            serde_json::from_str(r#"[{"path":"/dev/null","type":"c","major":1,"minor":3}]"#).unwrap();
         let with = container_rules(&[], &[]).unwrap();
         let without = container_rules(&[], &devs).unwrap();
         assert_eq!(with.len(), 11);
         assert_eq!(without.len(), 10);
-        assert!(!without
-            .iter()
-            .any(|r| r.major == Some(1) && r.minor == Some(3)));
+        assert!(!without.iter().any(|r| r.major == Some(1) && r.minor == Some(3)));
     }
 }

@@ -41,50 +41,27 @@ pub enum CgroupError {
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },
     #[error("cgroup controller {controller:?} is not available in {dir} (available: {available})")]
-    ControllerUnavailable {
-        controller: String,
-        dir: PathBuf,
-        available: String,
-    },
+    ControllerUnavailable { controller: String, dir: PathBuf, available: String },
     #[error("cannot use domain controllers in {dir}: it is in {mode:?} mode")]
     NotDomain { dir: PathBuf, mode: String },
     #[error("rejecting {what} limit {limit}: not above current usage {usage}")]
-    BelowUsage {
-        what: &'static str,
-        limit: i64,
-        usage: u64,
-    },
+    BelowUsage { what: &'static str, limit: i64, usage: u64 },
     #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: io::Error },
     #[error("unexpected content in {path}: {detail}")]
     Parse { path: PathBuf, detail: String },
     #[error("timed out after {after:?} waiting for {dir} to become {state}")]
-    Timeout {
-        dir: PathBuf,
-        state: &'static str,
-        after: Duration,
-    },
+    Timeout { dir: PathBuf, state: &'static str, after: Duration },
     #[error("device cgroup program: {op}: {source}")]
     Bpf { op: &'static str, source: io::Error },
 }
 
 impl CgroupError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        CgroupError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        CgroupError::Io { op, path: path.into(), source }
     }
     pub(crate) fn invalid_path(path: impl Into<String>, reason: &str) -> Self {
-        CgroupError::InvalidPath {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        CgroupError::InvalidPath { path: path.into(), reason: reason.into() }
     }
 }
 
@@ -102,10 +79,7 @@ fn read(dir: &Path, name: &str) -> Result<String> {
 
 /// One write(2) of `value` to an existing cgroup file (never creates it).
 fn write_raw(dir: &Path, name: &str, value: &str) -> io::Result<()> {
-    OpenOptions::new()
-        .write(true)
-        .open(dir.join(name))?
-        .write_all(value.as_bytes())
+    OpenOptions::new().write(true).open(dir.join(name))?.write_all(value.as_bytes())
 }
 
 fn write(dir: &Path, name: &str, value: &str) -> Result<()> {
@@ -153,10 +127,7 @@ impl Cgroup {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let dir = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
             .map_err(|e| CgroupError::io("open", path, e.into()))?;
-        Ok(Cgroup {
-            path: path.to_path_buf(),
-            dir,
-        })
+        Ok(Cgroup { path: path.to_path_buf(), dir })
     }
 
     /// Create the cgroup at `path` (under `mount`, the cgroup2 mount point),
@@ -175,23 +146,19 @@ impl Cgroup {
     ) -> Result<Cgroup> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
         let below = |r: &&Path| {
-            r.components().next().is_some()
-                && r.components()
-                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            r.components().next().is_some() && r.components().all(|c| matches!(c, std::path::Component::Normal(_)))
         };
-        let rel = path.strip_prefix(mount).ok().filter(below).ok_or_else(|| {
-            CgroupError::invalid_path(path.display().to_string(), "is not below the cgroup2 mount")
-        })?;
+        let rel =
+            path.strip_prefix(mount).ok().filter(below).ok_or_else(|| {
+                CgroupError::invalid_path(path.display().to_string(), "is not below the cgroup2 mount")
+            })?;
         // Directories from the mount down to the target.
         let mut chain = vec![mount.to_path_buf()];
         for c in rel.components() {
             chain.push(chain.last().unwrap().join(c));
         }
         // The deepest existing ancestor (proper) decides what is available.
-        let existing = chain[..chain.len() - 1]
-            .iter()
-            .rposition(|d| d.is_dir())
-            .unwrap_or(0);
+        let existing = chain[..chain.len() - 1].iter().rposition(|d| d.is_dir()).unwrap_or(0);
         check_controllers(&chain[existing], &plan)?;
         let mut undo = Undo::default();
         match Self::build(&chain[existing..], &plan, devices, &mut undo) {
@@ -203,12 +170,7 @@ impl Cgroup {
         }
     }
 
-    fn build(
-        chain: &[PathBuf],
-        plan: &Plan,
-        devices: Option<&[DeviceRule]>,
-        undo: &mut Undo,
-    ) -> Result<Cgroup> {
+    fn build(chain: &[PathBuf], plan: &Plan, devices: Option<&[DeviceRule]>, undo: &mut Undo) -> Result<Cgroup> {
         let domain = plan.controllers.iter().any(|c| is_domain_controller(c));
         for (i, dir) in chain.iter().enumerate() {
             if i > 0 {
@@ -220,10 +182,7 @@ impl Cgroup {
                 let mode = read_opt(dir, "cgroup.type").unwrap_or_default();
                 let mode = mode.trim();
                 if domain && matches!(mode, "threaded" | "domain threaded" | "domain invalid") {
-                    return Err(CgroupError::NotDomain {
-                        dir: dir.clone(),
-                        mode: mode.into(),
-                    });
+                    return Err(CgroupError::NotDomain { dir: dir.clone(), mode: mode.into() });
                 }
             }
             if i + 1 < chain.len() {
@@ -252,9 +211,7 @@ impl Cgroup {
 
     fn apply(&self, plan: &Plan) -> Result<()> {
         if let Some((memory, swap)) = plan.check_memory {
-            if let Some(usage) =
-                read_opt(&self.path, "memory.current").and_then(|s| stats::parse_u64(&s))
-            {
+            if let Some(usage) = read_opt(&self.path, "memory.current").and_then(|s| stats::parse_u64(&s)) {
                 for (what, limit) in [("memory+swap", swap), ("memory", memory)] {
                     if limit > 0 && (limit as u64) <= usage {
                         return Err(CgroupError::BelowUsage { what, limit, usage });
@@ -269,9 +226,7 @@ impl Cgroup {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => match &w.missing {
                     Missing::Skip => {}
                     Missing::Fallback(f, v) => write(&self.path, f, v)?,
-                    Missing::Fail => {
-                        return Err(CgroupError::io("write", self.path.join(&w.file), e))
-                    }
+                    Missing::Fail => return Err(CgroupError::io("write", self.path.join(&w.file), e)),
                 },
                 Err(e) if w.retry_last && e.raw_os_error() == Some(libc::EINVAL) => later.push(w),
                 Err(e) => return Err(CgroupError::io("write", self.path.join(&w.file), e)),
@@ -286,12 +241,8 @@ impl Cgroup {
     /// Replace the device filter with one compiled from `rules` (attach the
     /// new program, then detach the old ones).
     pub fn set_devices(&self, rules: &[DeviceRule]) -> Result<()> {
-        bpf::replace_device_program(&self.dir, &devices::compile(rules)).map_err(|source| {
-            CgroupError::Bpf {
-                op: "load and attach",
-                source,
-            }
-        })
+        bpf::replace_device_program(&self.dir, &devices::compile(rules))
+            .map_err(|source| CgroupError::Bpf { op: "load and attach", source })
     }
 
     /// The cgroup directory.
@@ -317,8 +268,7 @@ impl Cgroup {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::process::CommandExt;
         let procs = self.path.join("cgroup.procs");
-        let procs =
-            std::ffi::CString::new(procs.as_os_str().as_bytes()).expect("no NUL in a cgroup path");
+        let procs = std::ffi::CString::new(procs.as_os_str().as_bytes()).expect("no NUL in a cgroup path");
         // SAFETY: the closure only calls open(2), write(2) and close(2).
         unsafe {
             cmd.pre_exec(move || {
@@ -371,19 +321,9 @@ impl Cgroup {
             }
             if start.elapsed() > timeout {
                 let state = if frozen { "frozen" } else { "thawed" };
-                return Err(CgroupError::Timeout {
-                    dir: self.path.clone(),
-                    state,
-                    after: timeout,
-                });
+                return Err(CgroupError::Timeout { dir: self.path.clone(), state, after: timeout });
             }
-            std::thread::sleep(Duration::from_millis(
-                if start.elapsed() < Duration::from_millis(50) {
-                    1
-                } else {
-                    10
-                },
-            ));
+            std::thread::sleep(Duration::from_millis(if start.elapsed() < Duration::from_millis(50) { 1 } else { 10 }));
         }
     }
 
@@ -440,11 +380,7 @@ fn check_controllers(dir: &Path, plan: &Plan) -> Result<()> {
             Err(CgroupError::ControllerUnavailable {
                 controller: missing.clone(),
                 dir: dir.to_path_buf(),
-                available: if available.is_empty() {
-                    "none".into()
-                } else {
-                    available
-                },
+                available: if available.is_empty() { "none".into() } else { available },
             })
         }
     }
@@ -465,11 +401,7 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
 
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let rd = fs::read_dir(dir).map_err(|e| CgroupError::io("read", dir, e))?;
-    Ok(rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect())
+    Ok(rd.filter_map(|e| e.ok()).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect())
 }
 
 /// rmdir a cgroup tree, children first; a missing tree is not an error.
@@ -481,9 +413,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
     }
     match subdirs(dir) {
         Ok(children) => children.iter().try_for_each(|c| remove_tree(c))?,
-        Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            return Ok(())
-        }
+        Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
     let mut delay = Duration::from_millis(1);

@@ -42,10 +42,7 @@ pub fn own_cgroup() -> Result<String, CgroupError> {
     let content = std::fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
     parse_proc_cgroup(&content)
         .map(str::to_owned)
-        .ok_or_else(|| CgroupError::Parse {
-            path: path.to_path_buf(),
-            detail: "no cgroup v2 (\"0::\") entry".into(),
-        })
+        .ok_or_else(|| CgroupError::Parse { path: path.to_path_buf(), detail: "no cgroup v2 (\"0::\") entry".into() })
 }
 
 /// Check that `p` names a place inside the hierarchy: no `..`, no `.`-only
@@ -60,10 +57,7 @@ fn clean_components<'a>(original: &str, p: &'a Path) -> Result<Vec<&'a OsStr>, C
             Component::Normal(s) => out.push(s),
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir => {
-                return Err(CgroupError::invalid_path(
-                    original,
-                    "\"..\" components are not allowed",
-                ))
+                return Err(CgroupError::invalid_path(original, "\"..\" components are not allowed"))
             }
             Component::Prefix(_) => unreachable!("no path prefixes on Linux"),
         }
@@ -81,12 +75,7 @@ fn clean_components<'a>(original: &str, p: &'a Path) -> Result<Vec<&'a OsStr>, C
 ///
 /// Unlike runc, which lexically clamps `..`, any `..` component is an error,
 /// as is a path that names the hierarchy root itself.
-pub fn resolve(
-    mount: &Path,
-    own_cgroup: &str,
-    cgroups_path: Option<&str>,
-    id: &str,
-) -> Result<PathBuf, CgroupError> {
+pub fn resolve(mount: &Path, own_cgroup: &str, cgroups_path: Option<&str>, id: &str) -> Result<PathBuf, CgroupError> {
     let given = cgroups_path.filter(|p| !p.is_empty());
     let (text, base) = match given {
         Some(p) if p.starts_with('/') => (p, None),
@@ -95,10 +84,7 @@ pub fn resolve(
     };
     let inner = clean_components(text, Path::new(text))?;
     if inner.is_empty() {
-        return Err(CgroupError::invalid_path(
-            text,
-            "names the cgroup hierarchy root",
-        ));
+        return Err(CgroupError::invalid_path(text, "names the cgroup hierarchy root"));
     }
     let mut dir = mount.to_path_buf();
     if let Some(own) = base {
@@ -137,11 +123,7 @@ impl SystemdPath {
     /// The cgroup path systemd gives this unit, relative to the mount:
     /// `/system.slice/docker-abc.scope`.
     pub fn cgroup_path(&self) -> Result<String, CgroupError> {
-        Ok(format!(
-            "{}/{}",
-            expand_slice(&self.slice)?,
-            self.unit_name()
-        ))
+        Ok(format!("{}/{}", expand_slice(&self.slice)?, self.unit_name()))
     }
 }
 
@@ -165,11 +147,7 @@ pub(crate) fn parse_systemd_with(
         return Err(CgroupError::SystemdNotRunning);
     }
     let p = match cgroups_path.filter(|p| !p.is_empty()) {
-        None => SystemdPath {
-            slice: "system.slice".into(),
-            prefix: "nook".into(),
-            name: id.into(),
-        },
+        None => SystemdPath { slice: "system.slice".into(), prefix: "nook".into(), name: id.into() },
         Some(s) => {
             let parts: Vec<&str> = s.split(':').collect();
             let [slice, prefix, name] = parts[..] else {
@@ -178,24 +156,13 @@ pub(crate) fn parse_systemd_with(
                     "expected \"slice:prefix:name\" for the systemd cgroup driver",
                 ));
             };
-            let slice = if slice.is_empty() {
-                "system.slice"
-            } else {
-                slice
-            };
-            SystemdPath {
-                slice: slice.into(),
-                prefix: prefix.into(),
-                name: name.into(),
-            }
+            let slice = if slice.is_empty() { "system.slice" } else { slice };
+            SystemdPath { slice: slice.into(), prefix: prefix.into(), name: name.into() }
         }
     };
     for part in [&p.slice, &p.prefix, &p.name] {
         if part.contains('/') || part.contains('\0') || part == ".." {
-            return Err(CgroupError::invalid_path(
-                part,
-                "systemd unit names cannot contain '/'",
-            ));
+            return Err(CgroupError::invalid_path(part, "systemd unit names cannot contain '/'"));
         }
     }
     if p.name.is_empty() {
@@ -243,14 +210,8 @@ mod tests {
 
     #[test]
     fn absolute_paths_go_under_the_mount() {
-        assert_eq!(
-            r("/user.slice/s.scope", Some("/a/b"), "x").unwrap(),
-            Path::new("/sys/fs/cgroup/a/b")
-        );
-        assert_eq!(
-            r("/", Some("//a/./b/"), "x").unwrap(),
-            Path::new("/sys/fs/cgroup/a/b")
-        );
+        assert_eq!(r("/user.slice/s.scope", Some("/a/b"), "x").unwrap(), Path::new("/sys/fs/cgroup/a/b"));
+        assert_eq!(r("/", Some("//a/./b/"), "x").unwrap(), Path::new("/sys/fs/cgroup/a/b"));
     }
 
     #[test]
@@ -259,26 +220,14 @@ mod tests {
             r("/user.slice/session-1.scope", Some("k8s/pod"), "x").unwrap(),
             Path::new("/sys/fs/cgroup/user.slice/k8s/pod")
         );
-        assert_eq!(
-            r("/", Some("a"), "x").unwrap(),
-            Path::new("/sys/fs/cgroup/a")
-        );
+        assert_eq!(r("/", Some("a"), "x").unwrap(), Path::new("/sys/fs/cgroup/a"));
     }
 
     #[test]
     fn empty_path_uses_the_container_id() {
-        assert_eq!(
-            r("/a/b", None, "ctr").unwrap(),
-            Path::new("/sys/fs/cgroup/a/ctr")
-        );
-        assert_eq!(
-            r("/a/b", Some(""), "ctr").unwrap(),
-            Path::new("/sys/fs/cgroup/a/ctr")
-        );
-        assert_eq!(
-            r("/", None, "ctr").unwrap(),
-            Path::new("/sys/fs/cgroup/ctr")
-        );
+        assert_eq!(r("/a/b", None, "ctr").unwrap(), Path::new("/sys/fs/cgroup/a/ctr"));
+        assert_eq!(r("/a/b", Some(""), "ctr").unwrap(), Path::new("/sys/fs/cgroup/a/ctr"));
+        assert_eq!(r("/", None, "ctr").unwrap(), Path::new("/sys/fs/cgroup/ctr"));
     }
 
     #[test]
@@ -288,10 +237,7 @@ mod tests {
             assert!(e.contains("linux.cgroupsPath"), "{p}: {e}");
         }
         assert!(r("/x", None, "..").is_err());
-        assert!(r("/x", Some("/"), "id")
-            .unwrap_err()
-            .to_string()
-            .contains("root"));
+        assert!(r("/x", Some("/"), "id").unwrap_err().to_string().contains("root"));
         assert!(r("/x", Some("/./"), "id").is_err());
     }
 
@@ -318,15 +264,9 @@ mod tests {
         assert_eq!(p.cgroup_path().unwrap(), "/n.slice");
         assert!(parse_systemd_with(Some("a:b"), "id", true).is_err());
         assert!(parse_systemd_with(Some("a.slice:b:c/d"), "id", true).is_err());
-        assert!(parse_systemd_with(Some("bad:b:c"), "id", true)
-            .unwrap()
-            .cgroup_path()
-            .is_err());
+        assert!(parse_systemd_with(Some("bad:b:c"), "id", true).unwrap().cgroup_path().is_err());
         let e = parse_systemd_with(Some("a.slice:b:c"), "id", false).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "systemd cgroup driver: systemd is not running"
-        );
+        assert_eq!(e.to_string(), "systemd cgroup driver: systemd is not running");
     }
 
     #[test]

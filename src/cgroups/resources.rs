@@ -31,12 +31,7 @@ pub(crate) struct Write {
 
 impl Write {
     fn new(file: impl Into<String>, value: impl Into<String>) -> Self {
-        Write {
-            file: file.into(),
-            value: value.into(),
-            missing: Missing::Fail,
-            retry_last: false,
-        }
+        Write { file: file.into(), value: value.into(), missing: Missing::Fail, retry_last: false }
     }
     fn missing(mut self, m: Missing) -> Self {
         self.missing = m;
@@ -67,10 +62,7 @@ pub(crate) fn controller_of(file: &str) -> Option<&str> {
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> CgroupError {
-    CgroupError::InvalidValue {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    CgroupError::InvalidValue { field: field.into(), reason: reason.into() }
 }
 
 /// runc `numToStr` with validation: 0 → unset, -1 → "max", > 0 → itself.
@@ -79,10 +71,7 @@ fn limit_str(field: &str, v: Option<i64>) -> Result<Option<String>, CgroupError>
         None | Some(0) => Ok(None),
         Some(-1) => Ok(Some("max".into())),
         Some(n) if n > 0 => Ok(Some(n.to_string())),
-        Some(n) => Err(invalid(
-            field,
-            format!("{n} is negative (use -1 for unlimited)"),
-        )),
+        Some(n) => Err(invalid(field, format!("{n} is negative (use -1 for unlimited)"))),
     }
 }
 
@@ -120,18 +109,9 @@ pub fn memory_swap_to_v2(swap: i64, memory: i64) -> Result<i64, CgroupError> {
         (0, -1) => Ok(-1),
         (-1 | 0, _) => Ok(swap),
         (_, -1) => Ok(swap),
-        (_, 0) => Err(invalid(
-            field,
-            "unable to set swap limit without memory limit",
-        )),
-        (_, m) if m < 0 => Err(invalid(
-            "memory.limit",
-            format!("invalid memory value: {m}"),
-        )),
-        (s, m) if s < m => Err(invalid(
-            field,
-            "memory+swap limit should be >= memory limit",
-        )),
+        (_, 0) => Err(invalid(field, "unable to set swap limit without memory limit")),
+        (_, m) if m < 0 => Err(invalid("memory.limit", format!("invalid memory value: {m}"))),
+        (s, m) if s < m => Err(invalid(field, "memory+swap limit should be >= memory limit")),
         (s, m) => Ok(s - m),
     }
 }
@@ -141,10 +121,7 @@ fn plan_memory(p: &mut Plan, m: &LinuxMemory) -> Result<(), CgroupError> {
     let reservation = limit_str("memory.reservation", m.reservation())?;
     let raw_swap = m.swap().unwrap_or(0);
     if raw_swap < -1 {
-        return Err(invalid(
-            "memory.swap",
-            format!("{raw_swap} is negative (use -1 for unlimited)"),
-        ));
+        return Err(invalid("memory.swap", format!("{raw_swap} is negative (use -1 for unlimited)")));
     }
     if limit.is_none() && reservation.is_none() && raw_swap == 0 {
         return Ok(());
@@ -163,11 +140,7 @@ fn plan_memory(p: &mut Plan, m: &LinuxMemory) -> Result<(), CgroupError> {
     }
     if let Some(s) = swap_str {
         // Without swap accounting the file is missing: fine for "max"/"0".
-        let missing = if s == "max" || s == "0" {
-            Missing::Skip
-        } else {
-            Missing::Fail
-        };
+        let missing = if s == "max" || s == "0" { Missing::Skip } else { Missing::Fail };
         p.push(Write::new("memory.swap.max", s).missing(missing));
     }
     if let Some(l) = limit {
@@ -183,10 +156,7 @@ fn plan_memory(p: &mut Plan, m: &LinuxMemory) -> Result<(), CgroupError> {
 
 fn plan_cpu(p: &mut Plan, c: &LinuxCpu) -> Result<(), CgroupError> {
     if c.realtime_runtime().unwrap_or(0) != 0 || c.realtime_period().unwrap_or(0) != 0 {
-        return Err(invalid(
-            "cpu.realtimeRuntime",
-            "realtime scheduling is not supported on cgroup v2",
-        ));
+        return Err(invalid("cpu.realtimeRuntime", "realtime scheduling is not supported on cgroup v2"));
     }
     let idle = c.idle();
     if let Some(i) = idle {
@@ -201,46 +171,27 @@ fn plan_cpu(p: &mut Plan, c: &LinuxCpu) -> Result<(), CgroupError> {
         p.push(Write::new("cpu.weight", weight.to_string()));
     }
     if let Some(b) = c.burst() {
-        p.push(Write {
-            retry_last: c.quota().unwrap_or(0) != 0,
-            ..Write::new("cpu.max.burst", b.to_string())
-        });
+        p.push(Write { retry_last: c.quota().unwrap_or(0) != 0, ..Write::new("cpu.max.burst", b.to_string()) });
     }
     let quota = c.quota().unwrap_or(0);
     let period = c.period().unwrap_or(0);
     if quota < -1 {
-        return Err(invalid(
-            "cpu.quota",
-            format!("{quota} is negative (use -1 for unlimited)"),
-        ));
+        return Err(invalid("cpu.quota", format!("{quota} is negative (use -1 for unlimited)")));
     }
     if quota > 0 && quota < 1000 {
-        return Err(invalid(
-            "cpu.quota",
-            format!("{quota}µs is below the kernel minimum of 1000µs"),
-        ));
+        return Err(invalid("cpu.quota", format!("{quota}µs is below the kernel minimum of 1000µs")));
     }
     if period != 0 && !(1000..=1_000_000).contains(&period) {
-        return Err(invalid(
-            "cpu.period",
-            format!("{period}µs is outside [1000, 1000000]"),
-        ));
+        return Err(invalid("cpu.period", format!("{period}µs is outside [1000, 1000000]")));
     }
     if quota != 0 || period != 0 {
-        let q = if quota > 0 {
-            quota.to_string()
-        } else {
-            "max".into()
-        };
+        let q = if quota > 0 { quota.to_string() } else { "max".into() };
         let per = if period == 0 { 100_000 } else { period };
         p.push(Write::new("cpu.max", format!("{q} {per}")));
     }
     for (file, v) in [("cpuset.cpus", c.cpus()), ("cpuset.mems", c.mems())] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            if !v
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || ch == ',' || ch == '-')
-            {
+            if !v.chars().all(|ch| ch.is_ascii_digit() || ch == ',' || ch == '-') {
                 return Err(invalid(file, format!("{v:?} is not a list like \"0-3,7\"")));
             }
             p.push(Write::new(file, v));
@@ -266,8 +217,7 @@ fn plan_io(p: &mut Plan, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     };
     if let Some(w) = b.weight().filter(|w| *w != 0) {
         check_weight("blockIO.weight", w)?;
-        let fallback =
-            Missing::Fallback("io.weight".into(), blkio_weight_to_io_weight(w).to_string());
+        let fallback = Missing::Fallback("io.weight".into(), blkio_weight_to_io_weight(w).to_string());
         p.push(Write::new("io.bfq.weight", w.to_string()).missing(fallback));
     }
     for (i, wd) in b.weight_device().iter().flatten().enumerate() {
@@ -281,36 +231,16 @@ fn plan_io(p: &mut Plan, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         }
     }
     let throttles = [
-        (
-            "throttleReadBpsDevice",
-            "rbps",
-            b.throttle_read_bps_device(),
-        ),
-        (
-            "throttleWriteBpsDevice",
-            "wbps",
-            b.throttle_write_bps_device(),
-        ),
-        (
-            "throttleReadIOPSDevice",
-            "riops",
-            b.throttle_read_iops_device(),
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            "wiops",
-            b.throttle_write_iops_device(),
-        ),
+        ("throttleReadBpsDevice", "rbps", b.throttle_read_bps_device()),
+        ("throttleWriteBpsDevice", "wbps", b.throttle_write_bps_device()),
+        ("throttleReadIOPSDevice", "riops", b.throttle_read_iops_device()),
+        ("throttleWriteIOPSDevice", "wiops", b.throttle_write_iops_device()),
     ];
     for (name, key, list) in throttles {
         for (i, td) in list.iter().flatten().enumerate() {
             let dev = dev_id(&format!("blockIO.{name}[{i}]"), td.major(), td.minor())?;
             // v1 used 0 for "no limit"; io.max spells it "max".
-            let rate = if td.rate() == 0 {
-                "max".to_string()
-            } else {
-                td.rate().to_string()
-            };
+            let rate = if td.rate() == 0 { "max".to_string() } else { td.rate().to_string() };
             p.push(Write::new("io.max", format!("{dev} {key}={rate}")));
         }
     }
@@ -322,10 +252,7 @@ fn plan_io(p: &mut Plan, b: &LinuxBlockIo) -> Result<(), CgroupError> {
 pub(crate) fn check_unified_key(key: &str) -> Result<(), CgroupError> {
     let field = format!("unified[{key:?}]");
     if key.is_empty() || key == "." || key == ".." || key.contains('/') || key.contains('\0') {
-        return Err(invalid(
-            &field,
-            "must be a plain file name in the cgroup directory",
-        ));
+        return Err(invalid(&field, "must be a plain file name in the cgroup directory"));
     }
     match key.split_once('.') {
         Some((c, rest)) if !c.is_empty() && !rest.is_empty() => Ok(()),
@@ -342,12 +269,7 @@ pub(crate) fn plan(r: &LinuxResources, hugepage_sizes: &[String]) -> Result<Plan
             0 => {}
             -1 => p.push(Write::new("pids.max", "max")),
             n if n > 0 => p.push(Write::new("pids.max", n.to_string())),
-            n => {
-                return Err(invalid(
-                    "pids.limit",
-                    format!("{n} is negative (use -1 for unlimited)"),
-                ))
-            }
+            n => return Err(invalid("pids.limit", format!("{n} is negative (use -1 for unlimited)"))),
         }
     }
     if let Some(m) = r.memory() {
@@ -363,10 +285,7 @@ pub(crate) fn plan(r: &LinuxResources, hugepage_sizes: &[String]) -> Result<Plan
         let field = format!("hugepageLimits[{i}]");
         if !hugepage_sizes.iter().any(|s| s == h.page_size()) {
             let have = hugepage_sizes.join(", ");
-            return Err(invalid(
-                &field,
-                format!("page size {:?} is not one of: {have}", h.page_size()),
-            ));
+            return Err(invalid(&field, format!("page size {:?} is not one of: {have}", h.page_size())));
         }
         if h.limit() < 0 {
             return Err(invalid(&field, format!("limit {} is negative", h.limit())));
@@ -374,9 +293,7 @@ pub(crate) fn plan(r: &LinuxResources, hugepage_sizes: &[String]) -> Result<Plan
         let prefix = format!("hugetlb.{}", h.page_size());
         p.push(Write::new(format!("{prefix}.max"), h.limit().to_string()));
         // Reservation accounting (kernel ≥ 5.7): set it too when present.
-        p.push(
-            Write::new(format!("{prefix}.rsvd.max"), h.limit().to_string()).missing(Missing::Skip),
-        );
+        p.push(Write::new(format!("{prefix}.rsvd.max"), h.limit().to_string()).missing(Missing::Skip));
     }
     let rdma: BTreeMap<_, _> = r.rdma().iter().flatten().collect();
     for (dev, l) in rdma {
@@ -402,12 +319,7 @@ pub(crate) fn plan(r: &LinuxResources, hugepage_sizes: &[String]) -> Result<Plan
             p.push(Write::new(k.clone(), line));
         }
     }
-    p.controllers = p
-        .writes
-        .iter()
-        .filter_map(|w| controller_of(&w.file))
-        .map(str::to_owned)
-        .collect();
+    p.controllers = p.writes.iter().filter_map(|w| controller_of(&w.file)).map(str::to_owned).collect();
     Ok(p)
 }
 
@@ -417,20 +329,14 @@ pub(crate) fn hugepage_sizes() -> Vec<String> {
     let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
         return Vec::new();
     };
-    let mut out: Vec<String> = rd
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| hugepage_dir_to_size(&n))
-        .collect();
+    let mut out: Vec<String> =
+        rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter_map(|n| hugepage_dir_to_size(&n)).collect();
     out.sort();
     out
 }
 
 pub(crate) fn hugepage_dir_to_size(name: &str) -> Option<String> {
-    let kb: u64 = name
-        .strip_prefix("hugepages-")?
-        .strip_suffix("kB")?
-        .parse()
-        .ok()?;
+    let kb: u64 = name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
     Some(if kb >= 1 << 20 {
         format!("{}GB", kb >> 20)
     } else if kb >= 1 << 10 {
@@ -450,18 +356,11 @@ mod tests {
 
     fn writes(json: &str) -> Vec<(String, String)> {
         let sizes = vec!["1GB".to_string(), "2MB".to_string()];
-        plan(&res(json), &sizes)
-            .unwrap()
-            .writes
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect()
+        plan(&res(json), &sizes).unwrap().writes.into_iter().map(|w| (w.file, w.value)).collect()
     }
 
     fn err(json: &str) -> String {
-        plan(&res(json), &["2MB".to_string()])
-            .unwrap_err()
-            .to_string()
+        plan(&res(json), &["2MB".to_string()]).unwrap_err().to_string()
     }
 
     fn w(f: &str, v: &str) -> (String, String) {
@@ -471,23 +370,9 @@ mod tests {
     #[test]
     fn cpu_shares_conversion_matches_runc() {
         // opencontainers/cgroups v0.0.5's table, plus points of the formula.
-        let table = [
-            (0, 0),
-            (1, 1),
-            (2, 1),
-            (3, 2),
-            (1024, 100),
-            (262_143, 10_000),
-            (262_144, 10_000),
-            (262_145, 10_000),
-        ];
-        for (s, want) in table.into_iter().chain([
-            (100, 17),
-            (512, 59),
-            (2048, 174),
-            (4096, 303),
-            (10_000, 627),
-        ]) {
+        let table =
+            [(0, 0), (1, 1), (2, 1), (3, 2), (1024, 100), (262_143, 10_000), (262_144, 10_000), (262_145, 10_000)];
+        for (s, want) in table.into_iter().chain([(100, 17), (512, 59), (2048, 174), (4096, 303), (10_000, 627)]) {
             assert_eq!(cpu_shares_to_weight(s), want, "shares {s}");
         }
         assert_eq!(cpu_shares_to_weight(1), 1);
@@ -524,29 +409,15 @@ mod tests {
     fn memory_mapping() {
         assert_eq!(
             writes(r#"{"memory":{"limit":1048576,"reservation":524288,"swap":3145728}}"#),
-            vec![
-                w("memory.swap.max", "2097152"),
-                w("memory.max", "1048576"),
-                w("memory.low", "524288")
-            ]
+            vec![w("memory.swap.max", "2097152"), w("memory.max", "1048576"), w("memory.low", "524288")]
         );
         assert_eq!(
             writes(r#"{"memory":{"limit":100,"swap":100}}"#),
             vec![w("memory.swap.max", "0"), w("memory.max", "100")]
         );
-        assert_eq!(
-            writes(r#"{"memory":{"limit":-1}}"#),
-            vec![w("memory.swap.max", "max"), w("memory.max", "max")]
-        );
-        assert_eq!(
-            writes(r#"{"memory":{"disableOOMKiller":true,"swappiness":10}}"#),
-            vec![]
-        );
-        let p = plan(
-            &res(r#"{"memory":{"limit":100,"checkBeforeUpdate":true}}"#),
-            &[],
-        )
-        .unwrap();
+        assert_eq!(writes(r#"{"memory":{"limit":-1}}"#), vec![w("memory.swap.max", "max"), w("memory.max", "max")]);
+        assert_eq!(writes(r#"{"memory":{"disableOOMKiller":true,"swappiness":10}}"#), vec![]);
+        let p = plan(&res(r#"{"memory":{"limit":100,"checkBeforeUpdate":true}}"#), &[]).unwrap();
         assert_eq!(p.check_memory, Some((100, 0)));
         assert_eq!(p.controllers.iter().collect::<Vec<_>>(), ["memory"]);
         assert!(err(r#"{"memory":{"limit":-5}}"#).contains("memory.limit"));
@@ -558,9 +429,7 @@ mod tests {
     #[test]
     fn cpu_mapping() {
         assert_eq!(
-            writes(
-                r#"{"cpu":{"shares":1024,"quota":50000,"period":100000,"burst":10000,"cpus":"0-1","mems":"0"}}"#
-            ),
+            writes(r#"{"cpu":{"shares":1024,"quota":50000,"period":100000,"burst":10000,"cpus":"0-1","mems":"0"}}"#),
             vec![
                 w("cpu.weight", "100"),
                 w("cpu.max.burst", "10000"),
@@ -569,22 +438,10 @@ mod tests {
                 w("cpuset.mems", "0")
             ]
         );
-        assert_eq!(
-            writes(r#"{"cpu":{"quota":-1}}"#),
-            vec![w("cpu.max", "max 100000")]
-        );
-        assert_eq!(
-            writes(r#"{"cpu":{"period":50000}}"#),
-            vec![w("cpu.max", "max 50000")]
-        );
-        assert_eq!(
-            writes(r#"{"cpu":{"idle":1,"shares":2048}}"#),
-            vec![w("cpu.idle", "1")]
-        );
-        assert_eq!(
-            writes(r#"{"cpu":{"idle":0,"shares":2}}"#),
-            vec![w("cpu.idle", "0"), w("cpu.weight", "1")]
-        );
+        assert_eq!(writes(r#"{"cpu":{"quota":-1}}"#), vec![w("cpu.max", "max 100000")]);
+        assert_eq!(writes(r#"{"cpu":{"period":50000}}"#), vec![w("cpu.max", "max 50000")]);
+        assert_eq!(writes(r#"{"cpu":{"idle":1,"shares":2048}}"#), vec![w("cpu.idle", "1")]);
+        assert_eq!(writes(r#"{"cpu":{"idle":0,"shares":2}}"#), vec![w("cpu.idle", "0"), w("cpu.weight", "1")]);
         let p = plan(&res(r#"{"cpu":{"quota":20000,"burst":5}}"#), &[]).unwrap();
         assert!(p.writes[0].retry_last);
         assert!(err(r#"{"cpu":{"quota":-7}}"#).contains("cpu.quota"));
@@ -598,10 +455,7 @@ mod tests {
     #[test]
     fn pids_mapping() {
         assert_eq!(writes(r#"{"pids":{"limit":5}}"#), vec![w("pids.max", "5")]);
-        assert_eq!(
-            writes(r#"{"pids":{"limit":-1}}"#),
-            vec![w("pids.max", "max")]
-        );
+        assert_eq!(writes(r#"{"pids":{"limit":-1}}"#), vec![w("pids.max", "max")]);
         assert_eq!(writes(r#"{"pids":{"limit":0}}"#), vec![]);
         assert!(err(r#"{"pids":{"limit":-2}}"#).contains("pids.limit"));
     }
@@ -609,21 +463,15 @@ mod tests {
     #[test]
     fn io_mapping() {
         let p = plan(
-            &res(
-                r#"{"blockIO":{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":100}],
+            &res(r#"{"blockIO":{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":100}],
                 "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1000}],
                 "throttleWriteBpsDevice":[{"major":8,"minor":16,"rate":0}],
                 "throttleReadIOPSDevice":[{"major":8,"minor":0,"rate":7}],
-                "throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":9}]}}"#,
-            ),
+                "throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":9}]}}"#),
             &[],
         )
         .unwrap();
-        let got: Vec<_> = p
-            .writes
-            .iter()
-            .map(|w| (w.file.as_str(), w.value.as_str(), &w.missing))
-            .collect();
+        let got: Vec<_> = p.writes.iter().map(|w| (w.file.as_str(), w.value.as_str(), &w.missing)).collect();
         let fb = |v: &str| Missing::Fallback("io.weight".into(), v.into());
         assert_eq!(
             got,
@@ -637,10 +485,8 @@ mod tests {
             ]
         );
         assert!(err(r#"{"blockIO":{"weight":5}}"#).contains("blockIO.weight"));
-        assert!(
-            err(r#"{"blockIO":{"throttleReadBpsDevice":[{"major":-1,"minor":0,"rate":1}]}}"#)
-                .contains("blockIO.throttleReadBpsDevice[0]")
-        );
+        assert!(err(r#"{"blockIO":{"throttleReadBpsDevice":[{"major":-1,"minor":0,"rate":1}]}}"#)
+            .contains("blockIO.throttleReadBpsDevice[0]"));
     }
 
     #[test]
@@ -652,11 +498,7 @@ mod tests {
             &["2MB".to_string()],
         )
         .unwrap();
-        let got: Vec<_> = p
-            .writes
-            .iter()
-            .map(|w| (w.file.as_str(), w.value.as_str()))
-            .collect();
+        let got: Vec<_> = p.writes.iter().map(|w| (w.file.as_str(), w.value.as_str())).collect();
         assert_eq!(
             got,
             vec![
@@ -671,12 +513,8 @@ mod tests {
             ]
         );
         assert_eq!(p.writes[1].missing, Missing::Skip);
-        assert_eq!(
-            p.controllers.iter().collect::<Vec<_>>(),
-            ["hugetlb", "io", "memory", "rdma"]
-        );
-        assert!(err(r#"{"hugepageLimits":[{"pageSize":"3MB","limit":1}]}"#)
-            .contains("hugepageLimits[0]"));
+        assert_eq!(p.controllers.iter().collect::<Vec<_>>(), ["hugetlb", "io", "memory", "rdma"]);
+        assert!(err(r#"{"hugepageLimits":[{"pageSize":"3MB","limit":1}]}"#).contains("hugepageLimits[0]"));
         assert!(err(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":-1}]}"#).contains("negative"));
         for k in ["../memory.max", "a/b", "..", "nodot", ".max", "memory."] {
             let e = err(&format!(r#"{{"unified":{{"{k}":"1"}}}}"#));
@@ -686,18 +524,9 @@ mod tests {
 
     #[test]
     fn hugepage_names() {
-        assert_eq!(
-            hugepage_dir_to_size("hugepages-2048kB").as_deref(),
-            Some("2MB")
-        );
-        assert_eq!(
-            hugepage_dir_to_size("hugepages-1048576kB").as_deref(),
-            Some("1GB")
-        );
-        assert_eq!(
-            hugepage_dir_to_size("hugepages-64kB").as_deref(),
-            Some("64KB")
-        );
+        assert_eq!(hugepage_dir_to_size("hugepages-2048kB").as_deref(), Some("2MB"));
+        assert_eq!(hugepage_dir_to_size("hugepages-1048576kB").as_deref(), Some("1GB"));
+        assert_eq!(hugepage_dir_to_size("hugepages-64kB").as_deref(), Some("64KB"));
         assert_eq!(hugepage_dir_to_size("other"), None);
     }
 }

@@ -235,12 +235,7 @@ pub(crate) fn parse_io_stat(content: &str) -> Blkio {
                 "wios" => (&mut b.io_serviced_recursive, "Write"),
                 _ => continue,
             };
-            table.push(BlkioEntry {
-                major,
-                minor,
-                op: op.into(),
-                value,
-            });
+            table.push(BlkioEntry { major, minor, op: op.into(), value });
         }
     }
     b
@@ -260,42 +255,23 @@ pub(crate) fn parse_list(s: &str) -> Vec<u16> {
 
 /// Counts from `dir/memory.events` (zero when it does not exist).
 pub(crate) fn memory_events(dir: &Path) -> MemoryEventCount {
-    let ev = read_opt(dir, "memory.events")
-        .map(|s| parse_flat_keyed(&s))
-        .unwrap_or_default();
+    let ev = read_opt(dir, "memory.events").map(|s| parse_flat_keyed(&s)).unwrap_or_default();
     let e = |k: &str| ev.get(k).copied().unwrap_or(0);
-    MemoryEventCount {
-        low: e("low"),
-        high: e("high"),
-        max: e("max"),
-        oom: e("oom"),
-        oom_kill: e("oom_kill"),
-    }
+    MemoryEventCount { low: e("low"), high: e("high"), max: e("max"), oom: e("oom"), oom_kill: e("oom_kill") }
 }
 
 /// Read everything that exists under `dir`. `pid_count` is used for
 /// pids.current when the pids controller is not enabled.
-pub(crate) fn read(
-    dir: &Path,
-    pid_count: impl FnOnce() -> u64,
-    hugepage_sizes: &[String],
-) -> Stats {
+pub(crate) fn read(dir: &Path, pid_count: impl FnOnce() -> u64, hugepage_sizes: &[String]) -> Stats {
     let num = |f: &str| read_opt(dir, f).and_then(|s| parse_u64(&s));
-    let keyed = |f: &str| {
-        read_opt(dir, f)
-            .map(|s| parse_flat_keyed(&s))
-            .unwrap_or_default()
-    };
+    let keyed = |f: &str| read_opt(dir, f).map(|s| parse_flat_keyed(&s)).unwrap_or_default();
     let psi = |f: &str| read_opt(dir, f).map(|s| parse_psi(&s));
     let mut st = Stats::default();
 
     let cpu = keyed("cpu.stat");
     let c = |k: &str| cpu.get(k).copied().unwrap_or(0);
-    st.cpu.usage = CpuUsage {
-        total: c("usage_usec") * 1000,
-        kernel: c("system_usec") * 1000,
-        user: c("user_usec") * 1000,
-    };
+    st.cpu.usage =
+        CpuUsage { total: c("usage_usec") * 1000, kernel: c("system_usec") * 1000, user: c("user_usec") * 1000 };
     st.cpu.throttling = Throttling {
         periods: c("nr_periods"),
         throttled_periods: c("nr_throttled"),
@@ -303,12 +279,8 @@ pub(crate) fn read(
     };
     st.cpu.psi = psi("cpu.pressure");
 
-    st.cpuset.cpus = read_opt(dir, "cpuset.cpus.effective")
-        .map(|s| parse_list(&s))
-        .unwrap_or_default();
-    st.cpuset.mems = read_opt(dir, "cpuset.mems.effective")
-        .map(|s| parse_list(&s))
-        .unwrap_or_default();
+    st.cpuset.cpus = read_opt(dir, "cpuset.cpus.effective").map(|s| parse_list(&s)).unwrap_or_default();
+    st.cpuset.mems = read_opt(dir, "cpuset.mems.effective").map(|s| parse_list(&s)).unwrap_or_default();
 
     st.memory.raw = keyed("memory.stat");
     st.memory.cache = st.memory.raw.get("file").copied().unwrap_or(0);
@@ -326,11 +298,7 @@ pub(crate) fn read(
     };
     st.memory.swap = MemoryEntry {
         usage: swap + st.memory.usage.usage,
-        limit: if swap_limit == u64::MAX {
-            swap_limit
-        } else {
-            swap_limit.saturating_add(st.memory.usage.limit)
-        },
+        limit: if swap_limit == u64::MAX { swap_limit } else { swap_limit.saturating_add(st.memory.usage.limit) },
         max: 0,
         failcnt: 0,
     };
@@ -340,9 +308,7 @@ pub(crate) fn read(
     st.pids.current = num("pids.current").unwrap_or_else(pid_count);
     st.pids.limit = num("pids.max").unwrap_or(0);
 
-    st.blkio = read_opt(dir, "io.stat")
-        .map(|s| parse_io_stat(&s))
-        .unwrap_or_default();
+    st.blkio = read_opt(dir, "io.stat").map(|s| parse_io_stat(&s)).unwrap_or_default();
     st.blkio.psi = psi("io.pressure");
 
     for size in hugepage_sizes {
@@ -352,14 +318,7 @@ pub(crate) fn read(
         let events = keyed(&format!("hugetlb.{size}.events"));
         let max = num(&format!("hugetlb.{size}.max")).unwrap_or(0);
         let failcnt = events.get("max").copied().unwrap_or(0);
-        st.hugetlb.insert(
-            size.clone(),
-            Hugetlb {
-                usage,
-                max,
-                failcnt,
-            },
-        );
+        st.hugetlb.insert(size.clone(), Hugetlb { usage, max, failcnt });
     }
     st
 }
@@ -374,21 +333,15 @@ mod tests {
         assert_eq!(parse_u64("12\n"), Some(12));
         let m = parse_flat_keyed("low 0\nhigh 1\nmax 2\noom 3\noom_kill 4\n");
         assert_eq!(m["oom_kill"], 4);
-        let p = parse_psi("some avg10=0.50 avg60=1.00 avg300=0.00 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+        let p = parse_psi(
+            "some avg10=0.50 avg60=1.00 avg300=0.00 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+        );
         assert_eq!(p.some.as_ref().unwrap().total, 42);
         assert_eq!(p.some.unwrap().avg10, 0.5);
         assert_eq!(p.full.unwrap().total, 7);
         let b = parse_io_stat("8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
         assert_eq!(b.io_service_bytes_recursive.len(), 2);
-        assert_eq!(
-            b.io_serviced_recursive[1],
-            BlkioEntry {
-                major: 8,
-                minor: 0,
-                op: "Write".into(),
-                value: 2
-            }
-        );
+        assert_eq!(b.io_serviced_recursive[1], BlkioEntry { major: 8, minor: 0, op: "Write".into(), value: 2 });
         assert_eq!(parse_list("0-3,7\n"), vec![0, 1, 2, 3, 7]);
         assert_eq!(parse_list(""), Vec::<u16>::new());
     }
@@ -420,21 +373,8 @@ mod tests {
         assert_eq!(st.memory.swap.usage, 105);
         assert_eq!(st.memory.swap.limit, u64::MAX);
         assert_eq!(st.memory.event_count.oom_kill, 1);
-        assert_eq!(
-            st.pids,
-            Pids {
-                current: 2,
-                limit: 10
-            }
-        );
-        assert_eq!(
-            st.hugetlb["2MB"],
-            Hugetlb {
-                usage: 0,
-                max: 4194304,
-                failcnt: 2
-            }
-        );
+        assert_eq!(st.pids, Pids { current: 2, limit: 10 });
+        assert_eq!(st.hugetlb["2MB"], Hugetlb { usage: 0, max: 4194304, failcnt: 2 });
         let v = serde_json::to_value(&st).unwrap();
         assert_eq!(v["cpu"]["usage"]["total"], 5000);
         assert_eq!(v["cpu"]["throttling"]["throttledPeriods"], 1);

@@ -33,15 +33,8 @@ fn mount_or_skip() -> Option<PathBuf> {
 
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "nook-test-{tag}-{}-{t:x}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("nook-test-{tag}-{}-{t:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A test area under the mount, removed (with the root's subtree_control
@@ -65,16 +58,11 @@ impl Area {
 impl Drop for Area {
     fn drop(&mut self) {
         // Kill whatever a failed scenario left (even frozen), then remove.
-        let left = Cgroup::open(&self.top)
-            .ok()
-            .map(|cg| (cg.pids().unwrap_or_default(), cg));
+        let left = Cgroup::open(&self.top).ok().map(|cg| (cg.pids().unwrap_or_default(), cg));
         if let Some((pids, cg)) = &left {
             if !pids.is_empty() {
                 cg.kill_all(Signal::SIGKILL).unwrap();
-                assert!(
-                    std::thread::panicking(),
-                    "test left processes behind: {pids:?}"
-                );
+                assert!(std::thread::panicking(), "test left processes behind: {pids:?}");
             }
         }
         remove_tree(&self.top).unwrap();
@@ -92,10 +80,7 @@ fn res(json: &str) -> LinuxResources {
 fn sleeper(cg: &Cgroup) -> std::process::Child {
     let mut cmd = Command::new("sleep");
     // Not holding the test's output pipes: a failed test must not hang.
-    cmd.arg("100")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg("100").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     cg.join_on_exec(&mut cmd);
     cmd.spawn().unwrap()
 }
@@ -107,12 +92,7 @@ fn scenario_create_and_destroy(mount: &Path) {
     assert!(path.is_dir());
     assert_eq!(cg.path(), path);
     let st = nix::sys::stat::fstat(cg.fd()).unwrap();
-    assert_eq!(
-        st.st_ino,
-        fs::metadata(&path)
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-            .unwrap()
-    );
+    assert_eq!(st.st_ino, fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap());
     // Creating again over an existing tree is fine.
     let again = Cgroup::create(mount, &path, &LinuxResources::default(), None).unwrap();
     drop(again);
@@ -135,9 +115,7 @@ fn scenario_unavailable_controllers(mount: &Path) {
             eprintln!("{ctrl} is available here; not checking its error");
             continue;
         }
-        let e = Cgroup::create(mount, &path, &res(json), None)
-            .unwrap_err()
-            .to_string();
+        let e = Cgroup::create(mount, &path, &res(json), None).unwrap_err().to_string();
         let want = format!(
             "cgroup controller {ctrl:?} is not available in {} (available: {})",
             mount.display(),
@@ -146,16 +124,9 @@ fn scenario_unavailable_controllers(mount: &Path) {
         assert_eq!(e, want);
         assert!(!area.top.exists(), "nothing may be left behind");
     }
-    for bad in [
-        mount.to_path_buf(),
-        area.top.join("../etc"),
-        PathBuf::from("/tmp/x"),
-    ] {
+    for bad in [mount.to_path_buf(), area.top.join("../etc"), PathBuf::from("/tmp/x")] {
         let e = Cgroup::create(mount, &bad, &LinuxResources::default(), None).unwrap_err();
-        assert!(
-            e.to_string().contains("is not below the cgroup2 mount"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("is not below the cgroup2 mount"), "{e}");
     }
     // Invalid values: nothing is created either.
     let e = Cgroup::create(mount, &path, &res(r#"{"pids":{"limit":-4}}"#), None).unwrap_err();
@@ -186,28 +157,15 @@ fn scenario_hugetlb(mount: &Path) {
         assert_eq!(rsvd.trim(), limit.to_string());
     }
     for d in [mount, &area.top, &area.top.join("x")] {
-        assert!(
-            words(&read(d, "cgroup.subtree_control").unwrap()).contains("hugetlb"),
-            "{}",
-            d.display()
-        );
+        assert!(words(&read(d, "cgroup.subtree_control").unwrap()).contains("hugetlb"), "{}", d.display());
     }
     // Live update, and a rejected update that writes nothing.
-    cg.update(&res(&json.replace(&limit.to_string(), "0")))
-        .unwrap();
-    assert_eq!(
-        read(&path, &format!("hugetlb.{size}.max")).unwrap().trim(),
-        "0"
-    );
-    let bad = format!(
-        r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":4096}}],"memory":{{"limit":1}}}}"#
-    );
+    cg.update(&res(&json.replace(&limit.to_string(), "0"))).unwrap();
+    assert_eq!(read(&path, &format!("hugetlb.{size}.max")).unwrap().trim(), "0");
+    let bad = format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":4096}}],"memory":{{"limit":1}}}}"#);
     let e = cg.update(&res(&bad)).unwrap_err().to_string();
     assert!(e.contains("\"memory\" is not available"), "{e}");
-    assert_eq!(
-        read(&path, &format!("hugetlb.{size}.max")).unwrap().trim(),
-        "0"
-    );
+    assert_eq!(read(&path, &format!("hugetlb.{size}.max")).unwrap().trim(), "0");
     // Stats report the hugetlb entry.
     let st = cg.stats();
     assert_eq!(st.hugetlb[size].max, 0);
@@ -224,9 +182,7 @@ fn scenario_rollback(mount: &Path) {
     // Valid as far as validation goes, but the file does not exist: the
     // failure comes after mkdir and subtree_control writes.
     let r = res(r#"{"unified":{"hugetlb.nonexistent":"1"}}"#);
-    let e = Cgroup::create(mount, &area.top.join("p/q"), &r, None)
-        .unwrap_err()
-        .to_string();
+    let e = Cgroup::create(mount, &area.top.join("p/q"), &r, None).unwrap_err().to_string();
     assert!(e.contains("hugetlb.nonexistent"), "{e}");
     assert!(!area.top.exists(), "created directories must be removed");
     assert_eq!(read(mount, "cgroup.subtree_control").unwrap(), before);
@@ -234,20 +190,8 @@ fn scenario_rollback(mount: &Path) {
 
 fn scenario_processes(mount: &Path) {
     let area = Area::new(mount, "procs");
-    let parent = Cgroup::create(
-        mount,
-        &area.top.join("ctr"),
-        &LinuxResources::default(),
-        None,
-    )
-    .unwrap();
-    let child_cg = Cgroup::create(
-        mount,
-        &area.top.join("ctr/sub"),
-        &LinuxResources::default(),
-        None,
-    )
-    .unwrap();
+    let parent = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None).unwrap();
+    let child_cg = Cgroup::create(mount, &area.top.join("ctr/sub"), &LinuxResources::default(), None).unwrap();
     let mut a = sleeper(&parent);
     let mut b = sleeper(&child_cg);
     let mut pids = parent.pids().unwrap();
@@ -260,27 +204,18 @@ fn scenario_processes(mount: &Path) {
     assert!(!parent.paused().unwrap());
     parent.freeze().unwrap();
     assert!(parent.paused().unwrap());
-    assert!(read(parent.path(), "cgroup.events")
-        .unwrap()
-        .contains("frozen 1"));
+    assert!(read(parent.path(), "cgroup.events").unwrap().contains("frozen 1"));
     let child_frozen = (0..1000).any(|_| {
         std::thread::sleep(Duration::from_millis(1));
-        read(child_cg.path(), "cgroup.events")
-            .unwrap()
-            .contains("frozen 1")
+        read(child_cg.path(), "cgroup.events").unwrap().contains("frozen 1")
     });
     assert!(child_frozen, "freezing is recursive");
     parent.thaw().unwrap();
     assert!(!parent.paused().unwrap());
-    assert!(read(parent.path(), "cgroup.events")
-        .unwrap()
-        .contains("frozen 0"));
+    assert!(read(parent.path(), "cgroup.events").unwrap().contains("frozen 0"));
 
     let st = parent.stats();
-    assert_eq!(
-        st.pids.current, 2,
-        "pids.current falls back to counting cgroup.procs"
-    );
+    assert_eq!(st.pids.current, 2, "pids.current falls back to counting cgroup.procs");
     assert!(serde_json::to_value(&st).unwrap()["cpu"]["usage"].is_object());
     assert_eq!(parent.oom_events().oom_kill, 0);
 
@@ -297,13 +232,7 @@ fn scenario_processes(mount: &Path) {
 
 fn scenario_frozen_process_is_killed(mount: &Path) {
     let area = Area::new(mount, "frozenkill");
-    let cg = Cgroup::create(
-        mount,
-        &area.top.join("ctr"),
-        &LinuxResources::default(),
-        None,
-    )
-    .unwrap();
+    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None).unwrap();
     let mut c = sleeper(&cg);
     cg.freeze().unwrap();
     cg.kill_all(Signal::SIGKILL).unwrap();
@@ -317,44 +246,26 @@ fn scenario_devices(mount: &Path) {
     let rules = container_rules(&[], &[]).unwrap();
     let prog = bpf::load_device_program(&devices::compile(&rules)).unwrap();
     drop(prog);
-    let cg = Cgroup::create(
-        mount,
-        &area.top.join("ctr"),
-        &LinuxResources::default(),
-        Some(&rules),
-    )
-    .unwrap();
+    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), Some(&rules)).unwrap();
     assert_eq!(bpf::query(cg.fd()).unwrap().len(), 1);
     // Replacing leaves one program attached.
     let deny_all_but_zero: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
         r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":5,"access":"r"}]"#,
     )
     .unwrap();
-    let strict: Vec<DeviceRule> = deny_all_but_zero
-        .iter()
-        .enumerate()
-        .map(|(i, d)| devices::rule_from_oci(i, d).unwrap())
-        .collect();
+    let strict: Vec<DeviceRule> =
+        deny_all_but_zero.iter().enumerate().map(|(i, d)| devices::rule_from_oci(i, d).unwrap()).collect();
     cg.set_devices(&strict).unwrap();
     let ids = bpf::query(cg.fd()).unwrap();
     assert_eq!(ids.len(), 1);
     // Enforcement: the program applies to tasks whose v2 cgroup is this one.
     // stdio is opened by us, outside the cgroup; only the opens inside count.
     let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "head -c1 /dev/zero || exit 10; head -c1 /dev/full && exit 11; exit 0",
-    ]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args(["-c", "head -c1 /dev/zero || exit 10; head -c1 /dev/full && exit 11; exit 0"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     cg.join_on_exec(&mut cmd);
     let status = cmd.status().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "10: /dev/zero denied, 11: /dev/full allowed"
-    );
+    assert_eq!(status.code(), Some(0), "10: /dev/zero denied, 11: /dev/full allowed");
     cg.destroy().unwrap();
 }
 
@@ -362,10 +273,7 @@ fn scenario_paths(mount: &Path) {
     let own = own_cgroup().unwrap();
     let p = resolve(mount, &own, None, "ctr").unwrap();
     assert!(p.starts_with(mount) && p.ends_with("ctr"));
-    assert_eq!(
-        resolve(mount, &own, Some("/a/b"), "x").unwrap(),
-        mount.join("a/b")
-    );
+    assert_eq!(resolve(mount, &own, Some("/a/b"), "x").unwrap(), mount.join("a/b"));
     let (m, d) = container_dir(Some("/k/ctr"), "id").unwrap();
     assert_eq!((m.as_path(), d), (mount, mount.join("k/ctr")));
 }
@@ -409,18 +317,11 @@ fn private_mount_namespace_v2_layout() {
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(r#"mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@""#)
         .arg(exe)
-        .args([
-            "--exact",
-            "cgroups::tests::private_ns_inner",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "cgroups::tests::private_ns_inner", "--include-ignored", "--nocapture", "--test-threads=1"])
         .env(NS_ENV, "1")
         .output()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
     assert!(text.contains("ran in v2 layout"), "{text}");
@@ -462,37 +363,22 @@ fn apply_on_a_plain_directory() {
 
     // io.bfq.weight is missing: io.weight gets the converted value.
     // memory.swap.max is missing and "max": skipped.
-    cg.apply(&plan(
-        r#"{"blockIO":{"weight":1000},"memory":{"limit":-1}}"#,
-    ))
-    .unwrap();
+    cg.apply(&plan(r#"{"blockIO":{"weight":1000},"memory":{"limit":-1}}"#)).unwrap();
     assert_eq!(fs::read_to_string(dir.join("io.weight")).unwrap(), "10000");
     assert_eq!(fs::read_to_string(dir.join("memory.max")).unwrap(), "max");
-    assert!(
-        !dir.join("memory.swap.max").exists(),
-        "files are never created"
-    );
+    assert!(!dir.join("memory.swap.max").exists(), "files are never created");
 
     // A real swap limit needs the file.
-    let e = cg
-        .apply(&plan(r#"{"memory":{"limit":4096,"swap":8192}}"#))
-        .unwrap_err()
-        .to_string();
+    let e = cg.apply(&plan(r#"{"memory":{"limit":4096,"swap":8192}}"#)).unwrap_err().to_string();
     assert!(e.contains("memory.swap.max"), "{e}");
 
     // checkBeforeUpdate: a limit at or below usage is refused before any write.
     fs::write(dir.join("pids.max"), "7").unwrap();
     let p = plan(r#"{"pids":{"limit":3},"memory":{"limit":900,"checkBeforeUpdate":true}}"#);
     let e = cg.apply(&p).unwrap_err().to_string();
-    assert_eq!(
-        e,
-        "rejecting memory limit 900: not above current usage 1000"
-    );
+    assert_eq!(e, "rejecting memory limit 900: not above current usage 1000");
     assert_eq!(fs::read_to_string(dir.join("pids.max")).unwrap(), "7");
-    cg.apply(&plan(
-        r#"{"memory":{"limit":2000,"checkBeforeUpdate":true}}"#,
-    ))
-    .unwrap();
+    cg.apply(&plan(r#"{"memory":{"limit":2000,"checkBeforeUpdate":true}}"#)).unwrap();
     assert_eq!(fs::read_to_string(dir.join("memory.max")).unwrap(), "2000");
 
     fs::remove_dir_all(&dir).unwrap();

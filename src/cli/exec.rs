@@ -105,7 +105,10 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
         let add: Vec<Capability> = a
             .cap
             .iter()
-            .map(|c| serde_json::from_value(serde_json::Value::from(c.as_str())).map_err(|_| anyhow::anyhow!("--cap {c:?}: unknown capability")))
+            .map(|c| {
+                serde_json::from_value(serde_json::Value::from(c.as_str()))
+                    .map_err(|_| anyhow::anyhow!("--cap {c:?}: unknown capability"))
+            })
             .collect::<anyhow::Result<_>>()?;
         let extend = |set: &Option<oci_spec::runtime::Capabilities>| {
             let mut s = set.clone().unwrap_or_default();

@@ -34,7 +34,16 @@ pub fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<i32> {
     }
     let rows: Vec<[String; 6]> = reports
         .iter()
-        .map(|r| [r.id.to_owned(), r.pid.to_string(), r.status.to_string(), r.bundle.display().to_string(), r.created.to_owned(), r.owner.clone()])
+        .map(|r| {
+            [
+                r.id.to_owned(),
+                r.pid.to_string(),
+                r.status.to_string(),
+                r.bundle.display().to_string(),
+                r.created.to_owned(),
+                r.owner.clone(),
+            ]
+        })
         .collect();
     let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());

@@ -14,12 +14,7 @@ mod state;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\ncommit: ",
-    env!("NOOK_COMMIT"),
-    "\nspec: 1.3.0"
-);
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\ncommit: ", env!("NOOK_COMMIT"), "\nspec: 1.3.0");
 
 #[derive(Parser, Debug)]
 #[command(name = "nook", version = VERSION, about = "nook: a small, fast, safe OCI container runtime", disable_help_subcommand = true)]

@@ -3,8 +3,8 @@
 //! waits on the exec fifo for `start`.
 
 use super::cgroup;
-use crate::cgroups::Cgroup;
 use super::{other, ContainerError, Result};
+use crate::cgroups::Cgroup;
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, Namespaces};
 use crate::state::{self, ContainerDir, State};
@@ -82,7 +82,11 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
     if process.terminal().unwrap_or(false) {
-        return Err(crate::spec::SpecError::invalid("process.terminal", "terminals are not supported by this version of nook yet").into());
+        return Err(crate::spec::SpecError::invalid(
+            "process.terminal",
+            "terminals are not supported by this version of nook yet",
+        )
+        .into());
     }
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
@@ -120,7 +124,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     crate::logger::debug(|| "cgroup made".into());
 
     let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(other("creating the exec fifo"))?;
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(other("creating the exec fifo"))?;
     let fifo: OwnedFd = std::fs::File::options()
         .read(true)
         .write(true)
@@ -170,7 +175,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 None => return Err(ContainerError::Init("the container's init exited during setup".into())),
             }
             st.pid = pid;
-            st.init_start_time = state::proc_stat(pid).map(|(t, _)| t).ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
+            st.init_start_time = state::proc_stat(pid)
+                .map(|(t, _)| t)
+                .ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
             dir.save(&st)?;
             if let Some(pf) = &opts.pid_file {
                 write_pid_file(pf, pid)?;
@@ -192,6 +199,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
 pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = std::path::absolute(path).map_err(other("--pid-file"))?;
     let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &path).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", path.display())))
 }

@@ -26,7 +26,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match status {
         Status::Stopped | Status::Created => {}
         s if !force => {
-            return Err(ContainerError::WrongState { id: id.into(), status: s, msg: "cannot delete a container that is not stopped (use --force)" })
+            return Err(ContainerError::WrongState {
+                id: id.into(),
+                status: s,
+                msg: "cannot delete a container that is not stopped (use --force)",
+            })
         }
         _ => {}
     }

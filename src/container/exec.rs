@@ -54,20 +54,37 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
         Status::Running | Status::Created => {}
         Status::Paused if opts.ignore_paused => {}
         Status::Paused => {
-            return Err(ContainerError::WrongState { id: opts.id.clone(), status: c.status, msg: "cannot exec in a paused container (use --ignore-paused)" })
+            return Err(ContainerError::WrongState {
+                id: opts.id.clone(),
+                status: c.status,
+                msg: "cannot exec in a paused container (use --ignore-paused)",
+            })
         }
-        s => return Err(ContainerError::WrongState { id: opts.id.clone(), status: s, msg: "cannot exec in a container that is not running" }),
+        s => {
+            return Err(ContainerError::WrongState {
+                id: opts.id.clone(),
+                status: s,
+                msg: "cannot exec in a container that is not running",
+            })
+        }
     }
     let st = c.state;
     // Other commands may act on the container while the process runs.
     drop(c.dir);
-    let spec = st.config.as_deref().ok_or_else(|| ContainerError::Other(format!("container {:?} has no saved config", st.id)))?;
+    let spec = st
+        .config
+        .as_deref()
+        .ok_or_else(|| ContainerError::Other(format!("container {:?} has no saved config", st.id)))?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());
     }
     if opts.process.terminal().unwrap_or(false) {
-        return Err(crate::spec::SpecError::invalid("process.terminal", "terminals are not supported by this version of nook yet").into());
+        return Err(crate::spec::SpecError::invalid(
+            "process.terminal",
+            "terminals are not supported by this version of nook yet",
+        )
+        .into());
     }
 
     let mut join = Vec::new();
@@ -81,13 +98,19 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
         for_children.push((LinuxNamespaceType::Pid, fd));
     }
     let cgroup: Option<OwnedFd> = match &st.cgroup {
-        Some(p) => Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into()),
+        Some(p) => {
+            Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into())
+        }
         None => None,
     };
     // The fds above name the container's namespaces only if its init is
     // still the process we started (not a recycled pid).
     if !state::init_alive(&st) {
-        return Err(ContainerError::WrongState { id: st.id.clone(), status: Status::Stopped, msg: "cannot exec in a container that is not running" });
+        return Err(ContainerError::WrongState {
+            id: st.id.clone(),
+            status: Status::Stopped,
+            msg: "cannot exec in a container that is not running",
+        });
     }
 
     let mut set = SigSet::empty();
@@ -106,7 +129,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     match forked.map_err(other("clone3"))? {
         Forked::Child => {
             let mut close = init::raw(&[&parent_end]);
-            close.extend(cgroup.iter().map(|f| std::os::fd::AsRawFd::as_raw_fd(f)));
+            close.extend(cgroup.iter().map(std::os::fd::AsRawFd::as_raw_fd));
             let args = ExecArgs {
                 id: &st.id,
                 bundle: &st.bundle,

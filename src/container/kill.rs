@@ -37,11 +37,17 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
 /// Signals init through a pidfd, after checking that the pid still
 /// belongs to it (so a recycled pid is never hit).
 pub(super) fn signal_init(st: &state::State, sig: i32) -> Result<()> {
-    let pidfd = crate::sys::pidfd_open(st.pid).map_err(|e| ContainerError::Other(format!("container init {}: {e}", st.pid)))?;
+    let pidfd =
+        crate::sys::pidfd_open(st.pid).map_err(|e| ContainerError::Other(format!("container init {}: {e}", st.pid)))?;
     if !state::init_alive(st) {
-        return Err(ContainerError::WrongState { id: st.id.clone(), status: Status::Stopped, msg: "container not running" });
+        return Err(ContainerError::WrongState {
+            id: st.id.clone(),
+            status: Status::Stopped,
+            msg: "container not running",
+        });
     }
-    crate::sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| ContainerError::Other(format!("signalling init {}: {e}", st.pid)))
+    crate::sys::pidfd_send_signal(pidfd.as_fd(), sig)
+        .map_err(|e| ContainerError::Other(format!("signalling init {}: {e}", st.pid)))
 }
 
 #[cfg(test)]

@@ -33,7 +33,13 @@ pub fn run_exec(args: ExecArgs, chan: Channel) -> ! {
     match setup(&args, &chan) {
         Ok((program, listener)) => {
             drop(chan);
-            let f = Finish { process: args.process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
+            let f = Finish {
+                process: args.process,
+                program: &program,
+                seccomp: args.seccomp,
+                listener,
+                preserve_fds: args.preserve_fds,
+            };
             if let Err(e) = finish(f) {
                 eprintln!("nook: {e}");
             }

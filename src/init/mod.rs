@@ -50,7 +50,8 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
     match setup(&args, &chan) {
         Ok((program, listener)) => {
             let process = args.spec.process().as_ref().expect("validated");
-            let f = Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
+            let f =
+                Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
             if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| finish(f)) {
                 eprintln!("nook: {e}");
             }
@@ -70,14 +71,14 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
     namespaces::join_all(&args.namespaces.join).map_err(|e| e.to_string())?;
     if args.namespaces.new_cgroup {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("creating the cgroup namespace: {e}"))?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| format!("creating the cgroup namespace: {e}"))?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     let process = args.spec.process().as_ref().ok_or("process: missing")?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("process.oomScoreAdj: {e}"))?;
     }
     let listener = match args.seccomp.filter(|f| f.has_listener()) {
         None => None,

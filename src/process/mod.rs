@@ -53,7 +53,10 @@ fn resource(t: PosixRlimitType) -> Resource {
 pub fn apply_rlimits(limits: &[PosixRlimit]) -> Result<(), ProcessError> {
     for l in limits {
         if l.soft() > l.hard() {
-            return Err(ProcessError::Rlimit(l.typ(), format!("soft limit {} is above hard limit {}", l.soft(), l.hard())));
+            return Err(ProcessError::Rlimit(
+                l.typ(),
+                format!("soft limit {} is above hard limit {}", l.soft(), l.hard()),
+            ));
         }
         setrlimit(resource(l.typ()), l.soft(), l.hard())
             .map_err(|e| ProcessError::Rlimit(l.typ(), format!("setting soft {} hard {}: {e}", l.soft(), l.hard())))?;
@@ -87,7 +90,11 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         let p = PathBuf::from(arg0);
         return if is_executable(&p) { Ok(p) } else { Err(not_found("no such executable file")) };
     }
-    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     path.split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(arg0))
         .find(|p| is_executable(p))
@@ -99,10 +106,7 @@ fn is_executable(p: &Path) -> bool {
 }
 
 fn cstrings<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(items: I) -> Vec<CString> {
-    items
-        .into_iter()
-        .map(|s| CString::new(s.as_ref().as_bytes()).unwrap_or_else(|_| CString::from(c"")))
-        .collect()
+    items.into_iter().map(|s| CString::new(s.as_ref().as_bytes()).unwrap_or_else(|_| CString::from(c""))).collect()
 }
 
 /// Replaces this process with the container's program.

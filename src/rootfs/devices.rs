@@ -3,7 +3,7 @@
 
 use super::path::{create_in_root, open_in_root, Kind};
 use super::RootfsError;
-use nix::sys::stat::{mknodat, makedev, Mode, SFlag};
+use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -45,13 +45,31 @@ pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice]) -> Result<
             }
         };
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
-        mknod_in_root(root, d.path(), kind, d.major() as u64, d.minor() as u64, mode, d.uid().unwrap_or(0), d.gid().unwrap_or(0))?;
+        mknod_in_root(
+            root,
+            d.path(),
+            kind,
+            d.major() as u64,
+            d.minor() as u64,
+            mode,
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+        )?;
     }
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn mknod_in_root(root: BorrowedFd, path: &Path, kind: SFlag, major: u64, minor: u64, mode: u32, uid: u32, gid: u32) -> Result<(), RootfsError> {
+fn mknod_in_root(
+    root: BorrowedFd,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<(), RootfsError> {
     let err = |e: std::io::Error| RootfsError::Device(path.to_owned(), e.to_string());
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().ok_or_else(|| RootfsError::Device(path.to_owned(), "no file name".into()))?;
@@ -60,8 +78,14 @@ fn mknod_in_root(root: BorrowedFd, path: &Path, kind: SFlag, major: u64, minor: 
     let _ = nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(mode), makedev(major, minor))
         .map_err(|e| err(e.into()))?;
-    nix::unistd::fchownat(dir.as_fd(), name, Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(|e| err(e.into()))?;
+    nix::unistd::fchownat(
+        dir.as_fd(),
+        name,
+        Some(uid.into()),
+        Some(gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| err(e.into()))?;
     Ok(())
 }
 

@@ -149,7 +149,10 @@ fn open_dev_null(root: BorrowedFd) -> Result<OwnedFd, RootfsError> {
 /// Hides `p`: a file under the null device, a directory under an empty
 /// read-only tmpfs. A path that does not exist needs no masking.
 fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd) -> Result<(), RootfsError> {
-    let err = |e: std::io::Error| RootfsError::Field { field: "linux.maskedPaths".into(), msg: format!("{}: {e}", p.display()) };
+    let err = |e: std::io::Error| RootfsError::Field {
+        field: "linux.maskedPaths".into(),
+        msg: format!("{}: {e}", p.display()),
+    };
     let Some(target) = path::open_in_root(root, p, true).map_err(err)? else { return Ok(()) };
     let md = nix::sys::stat::fstat(target.as_fd()).map_err(|e| err(e.into()))?;
     let is_dir = md.st_mode & libc::S_IFMT == libc::S_IFDIR;
@@ -171,9 +174,13 @@ fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd) -> Result<(), Root
 
 /// Makes `p` (and everything mounted below it) read-only.
 fn readonly_path(root: BorrowedFd, p: &Path) -> Result<(), RootfsError> {
-    let err = |e: std::io::Error| RootfsError::Field { field: "linux.readonlyPaths".into(), msg: format!("{}: {e}", p.display()) };
+    let err = |e: std::io::Error| RootfsError::Field {
+        field: "linux.readonlyPaths".into(),
+        msg: format!("{}: {e}", p.display()),
+    };
     let Some(target) = path::open_in_root(root, p, true).map_err(err)? else { return Ok(()) };
-    let tree = sys::open_tree(target.as_fd(), Path::new(""), sys::OPEN_TREE_CLONE | libc::AT_RECURSIVE as u32).map_err(err)?;
+    let tree =
+        sys::open_tree(target.as_fd(), Path::new(""), sys::OPEN_TREE_CLONE | libc::AT_RECURSIVE as u32).map_err(err)?;
     let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
     sys::mount_setattr(tree.as_fd(), true, &attr).map_err(err)?;
     sys::move_mount(tree.as_fd(), target.as_fd()).map_err(err)

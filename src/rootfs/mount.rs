@@ -32,7 +32,8 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
     let (detached, kind) = if opts.bind || typ == "bind" {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
         let src = if src.is_absolute() { src.to_path_buf() } else { ctx.bundle.join(src) };
-        bind_source(&src, opts.recursive_bind || typ == "rbind").map_err(|e| field(format!("source {}: {e}", src.display())))?
+        bind_source(&src, opts.recursive_bind || typ == "rbind")
+            .map_err(|e| field(format!("source {}: {e}", src.display())))?
     } else if typ == "cgroup" || typ == "cgroup2" {
         cgroup_mount(ctx, &opts).map_err(|e| field(format!("cgroup2: {e}")))?
     } else {
@@ -45,7 +46,8 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
 
     // Attributes: the mount itself, then the r* forms over its whole tree.
     if opts.attr != MountAttr::default() {
-        sys::mount_setattr(detached.as_fd(), false, &opts.attr).map_err(|e| field(format!("setting attributes: {e}")))?;
+        sys::mount_setattr(detached.as_fd(), false, &opts.attr)
+            .map_err(|e| field(format!("setting attributes: {e}")))?;
     }
     if opts.rattr != MountAttr::default() {
         sys::mount_setattr(detached.as_fd(), true, &opts.rattr)
@@ -57,7 +59,8 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
 
     if let Some((prop, recursive)) = opts.propagation {
         let attr = MountAttr { propagation: prop, ..Default::default() };
-        sys::mount_setattr(detached.as_fd(), recursive, &attr).map_err(|e| field(format!("setting propagation: {e}")))?;
+        sys::mount_setattr(detached.as_fd(), recursive, &attr)
+            .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
     Ok(())
 }
@@ -76,7 +79,8 @@ fn bind_source(src: &Path, recursive: bool) -> std::io::Result<(OwnedFd, Kind)> 
 
 /// A new filesystem of type `typ`, configured with the data options.
 pub(super) fn new_fs(typ: &str, source: Option<&Path>, opts: &MountOptions) -> std::io::Result<OwnedFd> {
-    let ctx = FsContext::open(typ).map_err(|e| std::io::Error::new(e.kind(), format!("filesystem type {typ:?}: {e}")))?;
+    let ctx =
+        FsContext::open(typ).map_err(|e| std::io::Error::new(e.kind(), format!("filesystem type {typ:?}: {e}")))?;
     if let Some(src) = source.and_then(|s| s.to_str()).filter(|s| !s.is_empty()) {
         // Not every filesystem takes a source; the name is only cosmetic.
         let _ = ctx.set("source", Some(src));

@@ -135,6 +135,38 @@ impl MountOptions {
     }
 }
 
+/// Every option name `parse` understands (for `nook features`).
+pub fn known_options() -> Vec<String> {
+    const ATTRS: &[&str] = &[
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "dev",
+        "noexec",
+        "exec",
+        "nodiratime",
+        "diratime",
+        "nosymfollow",
+        "symfollow",
+        "noatime",
+        "strictatime",
+        "relatime",
+        "atime",
+        "norelatime",
+        "nostrictatime",
+    ];
+    const PROPAGATION: &[&str] =
+        &["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"];
+    let mut v: Vec<String> = ATTRS.iter().map(|s| s.to_string()).collect();
+    v.extend(ATTRS.iter().map(|s| format!("r{s}")));
+    v.extend(PROPAGATION.iter().chain(SB_FLAGS).chain(IGNORED).chain(&["bind", "rbind"]).map(|s| s.to_string()));
+    v.sort();
+    v.dedup();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,7 +183,11 @@ mod tests {
         assert_eq!(m.propagation, Some((MS_SLAVE, true)));
         assert_eq!(
             m.data,
-            vec![("mode".into(), Some("755".into())), ("size".into(), Some("65536k".into())), ("newinstance".into(), None)]
+            vec![
+                ("mode".into(), Some("755".into())),
+                ("size".into(), Some("65536k".into())),
+                ("newinstance".into(), None)
+            ]
         );
     }
 
@@ -178,19 +214,4 @@ mod tests {
         assert!(e.contains("\"idmap\""), "{e}");
         assert!(MountOptions::parse(&[String::new()]).is_err());
     }
-}
-
-/// Every option name `parse` understands (for `nook features`).
-pub fn known_options() -> Vec<String> {
-    const ATTRS: &[&str] = &[
-        "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "nodiratime", "diratime",
-        "nosymfollow", "symfollow", "noatime", "strictatime", "relatime", "atime", "norelatime", "nostrictatime",
-    ];
-    const PROPAGATION: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"];
-    let mut v: Vec<String> = ATTRS.iter().map(|s| s.to_string()).collect();
-    v.extend(ATTRS.iter().map(|s| format!("r{s}")));
-    v.extend(PROPAGATION.iter().chain(SB_FLAGS).chain(IGNORED).chain(&["bind", "rbind"]).map(|s| s.to_string()));
-    v.sort();
-    v.dedup();
-    v
 }

@@ -23,9 +23,7 @@ pub enum Kind {
 /// Strips the leading `/` and drops `.` components: the form openat2 wants
 /// relative to the root fd. `..` stays; the kernel confines it.
 pub fn relative(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
-        .collect()
+    path.components().filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)).collect()
 }
 
 /// Opens `path` inside `root` as an O_PATH fd, or None if it does not exist.
@@ -91,8 +89,11 @@ fn make(dir: BorrowedFd, name: &Path, kind: Kind) -> io::Result<()> {
         Kind::File => nix::fcntl::openat(
             dir,
             name,
-            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_WRONLY
-                | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_CLOEXEC
+                | nix::fcntl::OFlag::O_NOFOLLOW,
             nix::sys::stat::Mode::from_bits_truncate(0o644),
         )
         .map(drop),

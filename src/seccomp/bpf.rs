@@ -45,12 +45,7 @@ pub struct SockFilter {
 
 impl SockFilter {
     pub(crate) const fn stmt(code: u16, k: u32) -> Self {
-        SockFilter {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        }
+        SockFilter { code, jt: 0, jf: 0, k }
     }
 }
 
@@ -188,12 +183,7 @@ impl Assembler {
         (addr, labels)
     }
 
-    fn emit(
-        &self,
-        shapes: &[Shape],
-        addr: &[usize],
-        labels: &[usize],
-    ) -> Result<Vec<SockFilter>, SeccompError> {
+    fn emit(&self, shapes: &[Shape], addr: &[usize], labels: &[usize]) -> Result<Vec<SockFilter>, SeccompError> {
         let mut out = Vec::with_capacity(addr.last().map_or(0, |a| a + 3));
         let target = |l: Label, from: usize| -> Result<u32, SeccompError> {
             let to = labels[l.0];

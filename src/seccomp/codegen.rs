@@ -3,8 +3,7 @@
 
 use super::bpf::{Assembler, Cond, Insn, Label, SockFilter};
 use super::rules::{
-    Abi, AbiPolicy, Cmp, Decision, Op, Policy, Rule, AUDIT_ARCH_X86_64, RET_ERRNO, RET_KILL_THREAD,
-    X32_SYSCALL_BIT,
+    Abi, AbiPolicy, Cmp, Decision, Op, Policy, Rule, AUDIT_ARCH_X86_64, RET_ERRNO, RET_KILL_THREAD, X32_SYSCALL_BIT,
 };
 use super::SeccompError;
 
@@ -88,10 +87,7 @@ fn intervals(p: &AbiPolicy, default: u32) -> Vec<(u32, Leaf<'_>)> {
             out.pop();
         }
         // Merge equal returns; rule blocks are never merged.
-        if out
-            .last()
-            .is_some_and(|last| last.1 == leaf && matches!(leaf, Leaf::Ret(_)))
-        {
+        if out.last().is_some_and(|last| last.1 == leaf && matches!(leaf, Leaf::Ret(_))) {
             return;
         }
         out.push((start, leaf));
@@ -199,11 +195,7 @@ fn emit_cmp(asm: &mut Assembler, cmp: &Cmp, wide: bool, fail: Label) {
             }
             Op::Gt | Op::Ge | Op::Lt | Op::Le => {
                 // hi > v_hi decides "greater", hi < v_hi "less".
-                let (greater, less) = if matches!(cmp.op, Op::Gt | Op::Ge) {
-                    (pass, fail)
-                } else {
-                    (fail, pass)
-                };
+                let (greater, less) = if matches!(cmp.op, Op::Gt | Op::Ge) { (pass, fail) } else { (fail, pass) };
                 let equal = asm.label();
                 asm.push(Insn::Jump(Cond::Gt, v_hi, greater, equal));
                 asm.bind(equal);

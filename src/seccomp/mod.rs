@@ -96,10 +96,7 @@ pub enum SeccompError {
 
 impl SeccompError {
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SeccompError::Config {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        SeccompError::Config { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -217,9 +214,5 @@ type Generator = fn(&rules::Policy) -> Result<Vec<SockFilter>, SeccompError>;
 fn build(spec: &LinuxSeccomp, generate: Generator) -> Result<Filter, SeccompError> {
     let policy = rules::Policy::from_spec(spec)?;
     let program = generate(&policy)?;
-    Ok(Filter {
-        program,
-        flags: policy.flags,
-        skipped: policy.skipped,
-    })
+    Ok(Filter { program, flags: policy.flags, skipped: policy.skipped })
 }

@@ -12,11 +12,7 @@ use std::path::Path;
 /// The `containerProcessState` sent with the listener fd: `ociVersion` of
 /// the container state, `fds: ["seccompFd"]`, `pid` of the container
 /// process, `metadata` = `listenerMetadata` and the container state.
-pub fn container_process_state(
-    seccomp: &LinuxSeccomp,
-    pid: i32,
-    state: State,
-) -> ContainerProcessState {
+pub fn container_process_state(seccomp: &LinuxSeccomp, pid: i32, state: State) -> ContainerProcessState {
     let mut cps = ContainerProcessState::default();
     cps.set_version(state.version().clone());
     cps.set_fds(vec![SECCOMP_FD_NAME.to_string()]);
@@ -33,10 +29,7 @@ pub fn send_listener_fd(
     listener: BorrowedFd<'_>,
     state: &ContainerProcessState,
 ) -> Result<(), SeccompError> {
-    let err = |source| SeccompError::Listener {
-        path: listener_path.display().to_string(),
-        source,
-    };
+    let err = |source| SeccompError::Listener { path: listener_path.display().to_string(), source };
     let stream = UnixStream::connect(listener_path).map_err(err)?;
     send_listener_fd_on(&stream, listener_path, listener, state)
 }
@@ -49,10 +42,7 @@ pub fn send_listener_fd_on(
     listener: BorrowedFd<'_>,
     state: &ContainerProcessState,
 ) -> Result<(), SeccompError> {
-    let err = |source| SeccompError::Listener {
-        path: listener_path.display().to_string(),
-        source,
-    };
+    let err = |source| SeccompError::Listener { path: listener_path.display().to_string(), source };
     let payload = serde_json::to_vec(state).map_err(|e| err(e.into()))?;
     let fds = [listener.as_raw_fd()];
     let sent = sendmsg::<()>(
@@ -64,10 +54,7 @@ pub fn send_listener_fd_on(
     )
     .map_err(|e| err(e.into()))?;
     if sent != payload.len() {
-        return Err(err(std::io::Error::other(format!(
-            "short write: {sent} of {} bytes",
-            payload.len()
-        ))));
+        return Err(err(std::io::Error::other(format!("short write: {sent} of {} bytes", payload.len()))));
     }
     Ok(())
 }

@@ -4,8 +4,7 @@
 
 use super::{flags, syscall_table, SeccompError};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction as Act, LinuxSeccompFilterFlag as Flag,
-    LinuxSeccompOperator as SpecOp,
+    Arch, LinuxSeccomp, LinuxSeccompAction as Act, LinuxSeccompFilterFlag as Flag, LinuxSeccompOperator as SpecOp,
 };
 use std::collections::BTreeMap;
 
@@ -68,10 +67,7 @@ impl Abi {
     /// The syscall number of `name` in this ABI.
     pub(crate) fn resolve(self, name: &str) -> Option<u32> {
         let table = self.table();
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .map(|i| table[i].1)
+        table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
     }
 
     /// All (name, number) pairs of this ABI.
@@ -223,11 +219,8 @@ fn filter_flags(spec: &LinuxSeccomp, notify: bool) -> u32 {
 
 impl Policy {
     pub(crate) fn from_spec(spec: &LinuxSeccomp) -> Result<Policy, SeccompError> {
-        let default_action = encode_action(
-            spec.default_action(),
-            spec.default_errno_ret(),
-            "linux.seccomp.defaultAction",
-        )?;
+        let default_action =
+            encode_action(spec.default_action(), spec.default_errno_ret(), "linux.seccomp.defaultAction")?;
         if default_action == RET_USER_NOTIF {
             return Err(SeccompError::config(
                 "linux.seccomp.defaultAction",
@@ -235,26 +228,21 @@ impl Policy {
             ));
         }
         let (abis, listed) = select_abis(spec);
-        let mut pending: Vec<BTreeMap<u32, Pending>> =
-            abis.iter().map(|_| BTreeMap::new()).collect();
+        let mut pending: Vec<BTreeMap<u32, Pending>> = abis.iter().map(|_| BTreeMap::new()).collect();
         let mut highest: Vec<Option<u32>> = vec![None; abis.len()];
         let mut skipped = Vec::new();
         let mut notify = false;
 
         for (i, call) in spec.syscalls().iter().flatten().enumerate() {
             let field = format!("linux.seccomp.syscalls[{i}]");
-            let action =
-                encode_action(call.action(), call.errno_ret(), &format!("{field}.action"))?;
+            let action = encode_action(call.action(), call.errno_ret(), &format!("{field}.action"))?;
             let args = call.args().as_deref().unwrap_or_default();
             let mut conds = Vec::with_capacity(args.len());
             for (k, arg) in args.iter().enumerate() {
                 if arg.index() >= 6 {
                     return Err(SeccompError::config(
                         format!("{field}.args[{k}].index"),
-                        format!(
-                            "{} is out of range (a syscall has 6 arguments)",
-                            arg.index()
-                        ),
+                        format!("{} is out of range (a syscall has 6 arguments)", arg.index()),
                     ));
                 }
                 conds.push(Cmp {
@@ -265,22 +253,12 @@ impl Policy {
                 });
             }
             // runc: conditions sharing an argument become separate rules.
-            let split = conds
-                .iter()
-                .enumerate()
-                .any(|(a, c)| conds[..a].iter().any(|d| d.index == c.index));
-            let rules: Vec<Vec<Cmp>> = if split {
-                conds.iter().map(|c| vec![*c]).collect()
-            } else {
-                vec![conds]
-            };
+            let split = conds.iter().enumerate().any(|(a, c)| conds[..a].iter().any(|d| d.index == c.index));
+            let rules: Vec<Vec<Cmp>> = if split { conds.iter().map(|c| vec![*c]).collect() } else { vec![conds] };
 
             for (j, name) in call.names().iter().enumerate() {
                 if name.is_empty() {
-                    return Err(SeccompError::config(
-                        format!("{field}.names[{j}]"),
-                        "empty syscall name",
-                    ));
+                    return Err(SeccompError::config(format!("{field}.names[{j}]"), "empty syscall name"));
                 }
                 if action == RET_USER_NOTIF {
                     if name == "write" {
@@ -306,10 +284,7 @@ impl Policy {
                         if conds.is_empty() {
                             entry.unconditional.get_or_insert(action);
                         } else {
-                            entry.conditional.push(Rule {
-                                conds: conds.clone(),
-                                action,
-                            });
+                            entry.conditional.push(Rule { conds: conds.clone(), action });
                         }
                     }
                 }
@@ -319,10 +294,7 @@ impl Policy {
             }
         }
 
-        let allowish = matches!(
-            default_action & RET_ACTION_FULL,
-            RET_ALLOW | RET_LOG | RET_TRACE
-        );
+        let allowish = matches!(default_action & RET_ACTION_FULL, RET_ALLOW | RET_LOG | RET_TRACE);
         let abis = abis
             .into_iter()
             .zip(pending)
@@ -330,17 +302,11 @@ impl Policy {
             .map(|((abi, pending), highest)| AbiPolicy {
                 abi,
                 syscalls: pending.into_iter().map(|(nr, p)| (nr, p.merge())).collect(),
-                enosys_above: highest.filter(|_| {
-                    !allowish && default_action != RET_ERRNO | ENOSYS && listed.contains(&abi)
-                }),
+                enosys_above: highest
+                    .filter(|_| !allowish && default_action != RET_ERRNO | ENOSYS && listed.contains(&abi)),
             })
             .collect();
-        Ok(Policy {
-            default_action,
-            abis,
-            flags: filter_flags(spec, notify),
-            skipped,
-        })
+        Ok(Policy { default_action, abis, flags: filter_flags(spec, notify), skipped })
     }
 }
 

@@ -8,10 +8,7 @@ const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`; returns the listener fd
 /// when `flags` has NEW_LISTENER.
-pub(super) fn set_mode_filter(
-    program: &[SockFilter],
-    bits: u32,
-) -> Result<Option<OwnedFd>, SeccompError> {
+pub(super) fn set_mode_filter(program: &[SockFilter], bits: u32) -> Result<Option<OwnedFd>, SeccompError> {
     let len = u16::try_from(program.len()).map_err(|_| SeccompError::TooLarge(program.len()))?;
     let prog = libc::sock_fprog {
         len,
@@ -30,10 +27,7 @@ pub(super) fn set_mode_filter(
         )
     };
     if ret < 0 {
-        return Err(SeccompError::Install {
-            flags: bits,
-            source: std::io::Error::last_os_error(),
-        });
+        return Err(SeccompError::Install { flags: bits, source: std::io::Error::last_os_error() });
     }
     if bits & flags::NEW_LISTENER == 0 {
         return Ok(None);

@@ -74,8 +74,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T, (Str
 
 /// Loads `<bundle>/config.json` and checks it.
 pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
-    let dir = std::path::absolute(bundle)
-        .map_err(|source| SpecError::Io { path: bundle.to_owned(), source })?;
+    let dir = std::path::absolute(bundle).map_err(|source| SpecError::Io { path: bundle.to_owned(), source })?;
     let config = dir.join("config.json");
     let spec: Spec = read_json(&config, MAX_CONFIG_BYTES)?;
     let rootfs = validate::validate(&spec, &dir)?;
@@ -88,8 +87,9 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_field() {
-        let (field, msg) = parse_json::<Spec>(br#"{"ociVersion":"1.0.0","process":{"user":{"uid":"x","gid":0},"cwd":"/"}}"#)
-            .unwrap_err();
+        let (field, msg) =
+            parse_json::<Spec>(br#"{"ociVersion":"1.0.0","process":{"user":{"uid":"x","gid":0},"cwd":"/"}}"#)
+                .unwrap_err();
         assert_eq!(field, "process.user.uid");
         assert!(msg.contains("invalid type"), "{msg}");
     }

@@ -13,7 +13,10 @@ pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError>
         SpecError::invalid(field, msg)
     }
     if !spec.version().starts_with("1.") {
-        return Err(inv("ociVersion", format!("unsupported version {:?} (nook implements {})", spec.version(), super::OCI_VERSION)));
+        return Err(inv(
+            "ociVersion",
+            format!("unsupported version {:?} (nook implements {})", spec.version(), super::OCI_VERSION),
+        ));
     }
     let root = spec.root().as_ref().ok_or_else(|| inv("root", "missing"))?;
     if root.path().as_os_str().is_empty() {
@@ -78,14 +81,16 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
     let mut unsupported: Vec<&str> = Vec::new();
-    if linux.and_then(|l| l.namespaces().as_ref()).is_some_and(|n| {
-        n.iter().any(|ns| ns.typ() == LinuxNamespaceType::User)
-    }) {
+    if linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::User))
+    {
         unsupported.push("linux.namespaces: user");
     }
-    if linux.and_then(|l| l.namespaces().as_ref()).is_some_and(|n| {
-        n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Time)
-    }) {
+    if linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Time))
+    {
         unsupported.push("linux.namespaces: time");
     }
     if linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some()) {
@@ -131,8 +136,12 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
         let any = |h: &Option<Vec<_>>| h.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
         #[allow(deprecated)]
         let prestart = hooks.prestart();
-        if any(prestart) || any(hooks.create_runtime()) || any(hooks.create_container())
-            || any(hooks.start_container()) || any(hooks.poststart()) || any(hooks.poststop())
+        if any(prestart)
+            || any(hooks.create_runtime())
+            || any(hooks.create_container())
+            || any(hooks.start_container())
+            || any(hooks.poststart())
+            || any(hooks.poststop())
         {
             unsupported.push("hooks");
         }

@@ -64,11 +64,7 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
     // SAFETY: nook is single-threaded when it calls this, so the child's copy
     // of the address space is consistent (no lock is held by another thread).
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
-        )
+        libc::syscall(libc::SYS_clone3, &mut args as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>())
     };
     match check(ret)? {
         0 => Ok(Forked::Child),
@@ -123,10 +119,8 @@ pub fn cloexec_range_from(first: u32) -> io::Result<()> {
 /// pidfd_send_signal(2).
 pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
     // SAFETY: no pointers passed besides NULL siginfo.
-    check(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
-    })
-    .map(|_| ())
+    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) })
+        .map(|_| ())
 }
 
 /// pidfd_open(2).

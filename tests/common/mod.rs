@@ -11,8 +11,30 @@ pub const NOOK: &str = env!("CARGO_BIN_EXE_nook");
 
 /// Applets linked into the test rootfs (hard links: see docs/testing notes).
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "ls", "hostname", "id", "sleep", "true", "false", "ps", "kill", "readlink", "stat",
-    "test", "grep", "wc", "head", "mkdir", "touch", "domainname", "env", "pwd", "mknod", "rm",
+    "sh",
+    "echo",
+    "cat",
+    "ls",
+    "hostname",
+    "id",
+    "sleep",
+    "true",
+    "false",
+    "ps",
+    "kill",
+    "readlink",
+    "stat",
+    "test",
+    "grep",
+    "wc",
+    "head",
+    "mkdir",
+    "touch",
+    "domainname",
+    "env",
+    "pwd",
+    "mknod",
+    "rm",
 ];
 
 pub struct Bundle {

@@ -6,9 +6,7 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use oci_spec::runtime::{
-    ContainerProcessState, LinuxSeccompAction as A, LinuxSeccompOperator as O, State,
-};
+use oci_spec::runtime::{ContainerProcessState, LinuxSeccompAction as A, LinuxSeccompOperator as O, State};
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -26,11 +24,7 @@ pub(super) fn sys(nr: libc::c_long, a: [u64; 4]) -> i64 {
 
 /// Forks; the child sets no_new_privs, installs `filter` (handing any
 /// listener fd to `with_listener`), runs `body` and exits with its result.
-pub(super) fn in_child(
-    filter: &Filter,
-    with_listener: impl FnOnce(OwnedFd),
-    body: impl FnOnce() -> i32,
-) -> WaitStatus {
+pub(super) fn in_child(filter: &Filter, with_listener: impl FnOnce(OwnedFd), body: impl FnOnce() -> i32) -> WaitStatus {
     // SAFETY: the child only runs the closures below, then _exit()s.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
@@ -54,29 +48,14 @@ fn errno_rules_and_argument_conditions() {
     let f = compile(&profile(
         A::ScmpActAllow,
         vec![
-            rule_args(
-                &["getppid"],
-                A::ScmpActErrno,
-                Some(77),
-                vec![(0, O::ScmpCmpGt, 0x1_0000_0000, 0)],
-            ),
+            rule_args(&["getppid"], A::ScmpActErrno, Some(77), vec![(0, O::ScmpCmpGt, 0x1_0000_0000, 0)]),
             rule_args(
                 &["getppid"],
                 A::ScmpActErrno,
                 Some(78),
-                vec![(
-                    1,
-                    O::ScmpCmpMaskedEq,
-                    0xff00_0000_0000_00ff,
-                    0x1200_0000_0000_0034,
-                )],
+                vec![(1, O::ScmpCmpMaskedEq, 0xff00_0000_0000_00ff, 0x1200_0000_0000_0034)],
             ),
-            rule_args(
-                &["getppid"],
-                A::ScmpActErrno,
-                Some(79),
-                vec![(2, O::ScmpCmpLt, 5, 0), (3, O::ScmpCmpNe, 7, 0)],
-            ),
+            rule_args(&["getppid"], A::ScmpActErrno, Some(79), vec![(2, O::ScmpCmpLt, 5, 0), (3, O::ScmpCmpNe, 7, 0)]),
             rule(&["getpgrp"], A::ScmpActErrno, Some(88)),
         ],
     ))
@@ -106,30 +85,16 @@ fn errno_rules_and_argument_conditions() {
 
 #[test]
 fn allowlist_default_errno() {
-    let f = compile(&profile(
-        A::ScmpActErrno,
-        vec![rule(
-            &["getppid", "exit_group", "exit"],
-            A::ScmpActAllow,
-            None,
-        )],
-    ))
-    .unwrap();
-    let mut spec_default = profile(
-        A::ScmpActErrno,
-        vec![rule(
-            &["getppid", "exit_group", "exit"],
-            A::ScmpActAllow,
-            None,
-        )],
-    );
+    let f = compile(&profile(A::ScmpActErrno, vec![rule(&["getppid", "exit_group", "exit"], A::ScmpActAllow, None)]))
+        .unwrap();
+    let mut spec_default =
+        profile(A::ScmpActErrno, vec![rule(&["getppid", "exit_group", "exit"], A::ScmpActAllow, None)]);
     spec_default.set_default_errno_ret(Some(99));
     let g = compile(&spec_default).unwrap();
     let ppid = i64::from(std::process::id());
     for (filter, errno) in [(&f, 1), (&g, 99)] {
         let status = in_child(filter, drop, || {
-            i32::from(sys(libc::SYS_getppid, [0; 4]) != ppid)
-                | i32::from(sys(libc::SYS_getpgrp, [0; 4]) != -errno) << 1
+            i32::from(sys(libc::SYS_getppid, [0; 4]) != ppid) | i32::from(sys(libc::SYS_getpgrp, [0; 4]) != -errno) << 1
         });
         assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
     }
@@ -138,28 +103,18 @@ fn allowlist_default_errno() {
 #[test]
 fn kill_and_trap_deliver_sigsys() {
     for act in [A::ScmpActKillProcess, A::ScmpActKill, A::ScmpActTrap] {
-        let f = compile(&profile(
-            A::ScmpActAllow,
-            vec![rule(&["getppid"], act, None)],
-        ))
-        .unwrap();
+        let f = compile(&profile(A::ScmpActAllow, vec![rule(&["getppid"], act, None)])).unwrap();
         let status = in_child(&f, drop, || {
             sys(libc::SYS_getppid, [0; 4]);
             0
         });
-        assert!(
-            matches!(status, WaitStatus::Signaled(_, Signal::SIGSYS, _)),
-            "{act:?}: {status:?}"
-        );
+        assert!(matches!(status, WaitStatus::Signaled(_, Signal::SIGSYS, _)), "{act:?}: {status:?}");
     }
 }
 
 #[test]
 fn notify_hands_listener_to_agent() {
-    let mut spec = profile(
-        A::ScmpActAllow,
-        vec![rule(&["getppid"], A::ScmpActNotify, None)],
-    );
+    let mut spec = profile(A::ScmpActAllow, vec![rule(&["getppid"], A::ScmpActNotify, None)]);
     spec.set_listener_metadata(Some("agent-metadata".into()));
     let dir = std::env::temp_dir().join(format!("nook-seccomp-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -175,13 +130,7 @@ fn notify_hands_listener_to_agent() {
         let mut buf = vec![0u8; 4096];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
+        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
         let mut fds = vec![];
         for c in msg.cmsgs().unwrap() {
             if let ControlMessageOwned::ScmRights(r) = c {
@@ -194,21 +143,10 @@ fn notify_hands_listener_to_agent() {
         let cps: ContainerProcessState = serde_json::from_slice(&buf[..n]).unwrap();
         // SAFETY: zeroed plain-data structs filled by the kernel.
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-        let r = unsafe {
-            libc::ioctl(
-                listener.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_RECV,
-                &mut req,
-            )
-        };
+        let r = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) };
         assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
         let nr = req.data.nr;
-        let resp = libc::seccomp_notif_resp {
-            id: req.id,
-            val: 4242,
-            error: 0,
-            flags: 0,
-        };
+        let resp = libc::seccomp_notif_resp { id: req.id, val: 4242, error: 0, flags: 0 };
         let r = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
         assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
         (cps, nr, req.pid)

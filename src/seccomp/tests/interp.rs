@@ -27,11 +27,7 @@ impl Data {
 /// Checks the program as the kernel does (length, opcodes, jumps in range,
 /// aligned loads, ends in a return).
 pub(crate) fn check(prog: &[SockFilter]) {
-    assert!(
-        !prog.is_empty() && prog.len() <= MAX_INSNS,
-        "length {}",
-        prog.len()
-    );
+    assert!(!prog.is_empty() && prog.len() <= MAX_INSNS, "length {}", prog.len());
     for (pc, ins) in prog.iter().enumerate() {
         let rest = prog.len() - pc - 1;
         match ins.code {
@@ -42,23 +38,13 @@ pub(crate) fn check(prog: &[SockFilter]) {
             c if c == BPF_JMP | BPF_JA => {
                 assert!((ins.k as usize) < rest, "ja out of range at {pc}")
             }
-            c if [BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET]
-                .iter()
-                .any(|j| c == BPF_JMP | j | BPF_K) =>
-            {
-                assert!(
-                    (ins.jt as usize) < rest && (ins.jf as usize) < rest,
-                    "jump out of range at {pc}"
-                )
+            c if [BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET].iter().any(|j| c == BPF_JMP | j | BPF_K) => {
+                assert!((ins.jt as usize) < rest && (ins.jf as usize) < rest, "jump out of range at {pc}")
             }
             c => panic!("unexpected opcode {c:#x} at {pc}"),
         }
     }
-    assert_eq!(
-        prog.last().unwrap().code,
-        BPF_RET | BPF_K,
-        "program must end in ret"
-    );
+    assert_eq!(prog.last().unwrap().code, BPF_RET | BPF_K, "program must end in ret");
 }
 
 /// Runs the program; returns the filter's verdict and the number of

@@ -10,8 +10,8 @@ mod profile;
 mod random;
 
 use oci_spec::runtime::{
-    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder,
-    LinuxSeccompOperator, LinuxSyscall, LinuxSyscallBuilder,
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscall,
+    LinuxSyscallBuilder,
 };
 
 /// An unconditional rule.
@@ -26,9 +26,8 @@ pub(super) fn rule_args(
     errno: Option<u32>,
     args: Vec<(usize, LinuxSeccompOperator, u64, u64)>,
 ) -> LinuxSyscall {
-    let mut b = LinuxSyscallBuilder::default()
-        .names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .action(action);
+    let mut b =
+        LinuxSyscallBuilder::default().names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).action(action);
     if let Some(e) = errno {
         b = b.errno_ret(e);
     }
@@ -37,13 +36,7 @@ pub(super) fn rule_args(
         r.set_args(Some(
             args.into_iter()
                 .map(|(index, op, value, two)| {
-                    LinuxSeccompArgBuilder::default()
-                        .index(index)
-                        .op(op)
-                        .value(value)
-                        .value_two(two)
-                        .build()
-                        .unwrap()
+                    LinuxSeccompArgBuilder::default().index(index).op(op).value(value).value_two(two).build().unwrap()
                 })
                 .collect(),
         ));
@@ -53,11 +46,7 @@ pub(super) fn rule_args(
 
 /// A profile with the given default action and rules (native arch only).
 pub(super) fn profile(default: LinuxSeccompAction, rules: Vec<LinuxSyscall>) -> LinuxSeccomp {
-    LinuxSeccompBuilder::default()
-        .default_action(default)
-        .syscalls(rules)
-        .build()
-        .unwrap()
+    LinuxSeccompBuilder::default().default_action(default).syscalls(rules).build().unwrap()
 }
 
 #[test]
@@ -65,17 +54,9 @@ fn config_errors_name_the_field() {
     use LinuxSeccompAction::*;
     let err = |s: &LinuxSeccomp| super::compile(s).unwrap_err().to_string();
 
-    let mut s = profile(
-        ScmpActAllow,
-        vec![
-            rule(&["read"], ScmpActErrno, None),
-            rule(&["getpid"], ScmpActErrno, Some(70000)),
-        ],
-    );
-    assert_eq!(
-        err(&s),
-        "linux.seccomp.syscalls[1].errnoRet: 70000 does not fit in the 16-bit SECCOMP_RET_DATA"
-    );
+    let mut s =
+        profile(ScmpActAllow, vec![rule(&["read"], ScmpActErrno, None), rule(&["getpid"], ScmpActErrno, Some(70000))]);
+    assert_eq!(err(&s), "linux.seccomp.syscalls[1].errnoRet: 70000 does not fit in the 16-bit SECCOMP_RET_DATA");
 
     s.set_syscalls(Some(vec![rule_args(
         &["read"],
@@ -83,17 +64,10 @@ fn config_errors_name_the_field() {
         None,
         vec![(6, LinuxSeccompOperator::ScmpCmpEq, 0, 0)],
     )]));
-    assert!(
-        err(&s).starts_with("linux.seccomp.syscalls[0].args[0].index: "),
-        "{}",
-        err(&s)
-    );
+    assert!(err(&s).starts_with("linux.seccomp.syscalls[0].args[0].index: "), "{}", err(&s));
 
     s.set_syscalls(Some(vec![rule(&["read", ""], ScmpActErrno, None)]));
-    assert_eq!(
-        err(&s),
-        "linux.seccomp.syscalls[0].names[1]: empty syscall name"
-    );
+    assert_eq!(err(&s), "linux.seccomp.syscalls[0].names[1]: empty syscall name");
 
     s.set_syscalls(Some(vec![rule(&["write"], ScmpActNotify, None)]));
     assert!(err(&s).starts_with("linux.seccomp.syscalls[0].action: "));
@@ -110,26 +84,15 @@ fn unknown_names_are_skipped_and_flags_computed() {
     use LinuxSeccompAction::*;
     let mut s = profile(
         ScmpActErrno,
-        vec![
-            rule(&["read", "no_such_syscall"], ScmpActAllow, None),
-            rule(&["getppid"], ScmpActNotify, None),
-        ],
+        vec![rule(&["read", "no_such_syscall"], ScmpActAllow, None), rule(&["getppid"], ScmpActNotify, None)],
     );
-    s.set_flags(Some(vec![
-        F::SeccompFilterFlagLog,
-        F::SeccompFilterFlagTsync,
-        F::SeccompFilterFlagWaitKillableRecv,
-    ]));
+    s.set_flags(Some(vec![F::SeccompFilterFlagLog, F::SeccompFilterFlagTsync, F::SeccompFilterFlagWaitKillableRecv]));
     let f = super::compile(&s).unwrap();
     assert_eq!(f.skipped_syscalls(), ["no_such_syscall"]);
     assert!(f.has_listener());
     assert_eq!(
         f.flags(),
-        flags::LOG
-            | flags::TSYNC
-            | flags::TSYNC_ESRCH
-            | flags::WAIT_KILLABLE_RECV
-            | flags::NEW_LISTENER
+        flags::LOG | flags::TSYNC | flags::TSYNC_ESRCH | flags::WAIT_KILLABLE_RECV | flags::NEW_LISTENER
     );
     s.set_syscalls(Some(vec![rule(&["read"], ScmpActAllow, None)]));
     let f = super::compile(&s).unwrap();

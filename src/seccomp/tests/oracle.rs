@@ -30,11 +30,7 @@ fn listed(spec: &LinuxSeccomp, abi: Abi) -> bool {
 }
 
 fn holds(op: O, arg: u64, v: u64, v2: u64, wide: bool) -> bool {
-    let (arg, v, v2) = if wide {
-        (arg, v, v2)
-    } else {
-        (arg as u32 as u64, v as u32 as u64, v2 as u32 as u64)
-    };
+    let (arg, v, v2) = if wide { (arg, v, v2) } else { (arg as u32 as u64, v as u32 as u64, v2 as u32 as u64) };
     match op {
         O::ScmpCmpNe => arg != v,
         O::ScmpCmpLt => arg < v,
@@ -77,20 +73,10 @@ pub(crate) fn eval(spec: &LinuxSeccomp, d: &Data) -> u32 {
             continue;
         }
         let test = |a: &oci_spec::runtime::LinuxSeccompArg| {
-            holds(
-                a.op(),
-                d.args[a.index()],
-                a.value(),
-                a.value_two().unwrap_or(0),
-                abi != Abi::I386,
-            )
+            holds(a.op(), d.args[a.index()], a.value(), a.value_two().unwrap_or(0), abi != Abi::I386)
         };
         let shared = (0..6).any(|i| args.iter().filter(|a| a.index() == i).count() > 1);
-        let matched = if shared {
-            args.iter().any(test)
-        } else {
-            args.iter().all(test)
-        };
+        let matched = if shared { args.iter().any(test) } else { args.iter().all(test) };
         if matched && best.is_none_or(|b| precedence(act) < precedence(b)) {
             best = Some(act);
         }
@@ -98,10 +84,7 @@ pub(crate) fn eval(spec: &LinuxSeccomp, d: &Data) -> u32 {
     if let Some(act) = unconditional.or(best) {
         return act;
     }
-    let allowish = matches!(
-        spec.default_action(),
-        A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace
-    );
+    let allowish = matches!(spec.default_action(), A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace);
     match highest {
         Some(h) if d.nr > h && listed(spec, abi) && !allowish => 0x0005_0000 | 38,
         _ => default,

@@ -28,13 +28,7 @@ pub const PODMAN_DEFAULT_CAPS: &[&str] = &[
 pub fn resolve(profile: &str, go_arch: &str, scmp_arch: &str, caps: &[&str]) -> LinuxSeccomp {
     let v: Value = serde_json::from_str(profile).expect("profile JSON");
     let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
     };
     let mut arches = vec![];
     for m in v["archMap"].as_array().into_iter().flatten() {
@@ -54,10 +48,7 @@ pub fn resolve(profile: &str, go_arch: &str, scmp_arch: &str, caps: &[&str]) -> 
         if !inc_arches.is_empty() && !inc_arches.iter().any(|a| a == go_arch) {
             continue;
         }
-        if !strs(&inc["caps"])
-            .iter()
-            .all(|c| caps.contains(&c.as_str()))
-        {
+        if !strs(&inc["caps"]).iter().all(|c| caps.contains(&c.as_str())) {
             continue;
         }
         let mut names = strs(&s["names"]);
@@ -73,8 +64,7 @@ pub fn resolve(profile: &str, go_arch: &str, scmp_arch: &str, caps: &[&str]) -> 
         }
         syscalls.push(out);
     }
-    let mut spec =
-        json!({"defaultAction": v["defaultAction"], "architectures": arches, "syscalls": syscalls});
+    let mut spec = json!({"defaultAction": v["defaultAction"], "architectures": arches, "syscalls": syscalls});
     if !v["defaultErrnoRet"].is_null() {
         spec["defaultErrnoRet"] = v["defaultErrnoRet"].clone();
     }

@@ -32,15 +32,7 @@ fn verdict(spec: &LinuxSeccomp, abi: Abi, name: &str, args: &[u64]) -> u32 {
     let mut a = [0u64; 6];
     a[..args.len()].copy_from_slice(args);
     let nr = abi.resolve(name).unwrap_or_else(|| panic!("{name}"));
-    run(
-        f.program(),
-        &Data {
-            nr,
-            arch: abi.audit_arch(),
-            args: a,
-        },
-    )
-    .0
+    run(f.program(), &Data { nr, arch: abi.audit_arch(), args: a }).0
 }
 
 #[test]
@@ -51,31 +43,17 @@ fn podman_default_profile() {
     let f = compile(&spec).unwrap();
     let linear = compile_linear(&spec).unwrap();
     let n = f.program().len();
-    eprintln!(
-        "podman profile: {n} instructions (linear chain: {})",
-        linear.program().len()
-    );
+    eprintln!("podman profile: {n} instructions (linear chain: {})", linear.program().len());
     assert!((200..2500).contains(&n), "{n}");
-    assert!(
-        f.skipped_syscalls().len() < 40,
-        "{:?}",
-        f.skipped_syscalls()
-    );
+    assert!(f.skipped_syscalls().len() < 40, "{:?}", f.skipped_syscalls());
 
     // The whole profile agrees with the oracle.
     compare(&spec, &mut Rng(7), &probes());
 
     // The tree is shallow: getppid costs far less than in the linear chain.
-    let d = Data {
-        nr: 110,
-        arch: AUDIT_ARCH_X86_64,
-        args: [0; 6],
-    };
+    let d = Data { nr: 110, arch: AUDIT_ARCH_X86_64, args: [0; 6] };
     let (tree_steps, lin_steps) = (run(f.program(), &d).1, run(linear.program(), &d).1);
-    assert!(
-        tree_steps <= 16 && lin_steps > 3 * tree_steps,
-        "{tree_steps} vs {lin_steps}"
-    );
+    assert!(tree_steps <= 16 && lin_steps > 3 * tree_steps, "{tree_steps} vs {lin_steps}");
 
     let v = |abi, name, args: &[u64]| verdict(&spec, abi, name, args);
     for name in ["read", "write", "getppid", "execve", "exit_group"] {
@@ -84,20 +62,11 @@ fn podman_default_profile() {
         assert_eq!(v(Abi::X32, name, &[]), ALLOW, "{name}");
     }
     // Explicitly denied with EPERM, including capability-gated ones.
-    for name in [
-        "kexec_load",
-        "userfaultfd",
-        "init_module",
-        "settimeofday",
-        "open_by_handle_at",
-        "acct",
-    ] {
+    for name in ["kexec_load", "userfaultfd", "init_module", "settimeofday", "open_by_handle_at", "acct"] {
         assert_eq!(v(Abi::X86_64, name, &[]), EPERM, "{name}");
     }
     // Granting the capability flips the includes/excludes.
-    let with_caps =
-        podman_profile(&[PODMAN_DEFAULT_CAPS, &["CAP_SYS_TIME", "CAP_SYS_MODULE"]].concat())
-            .unwrap();
+    let with_caps = podman_profile(&[PODMAN_DEFAULT_CAPS, &["CAP_SYS_TIME", "CAP_SYS_MODULE"]].concat()).unwrap();
     assert_eq!(verdict(&with_caps, Abi::X86_64, "settimeofday", &[]), ALLOW);
     assert_eq!(verdict(&with_caps, Abi::X86_64, "init_module", &[]), ALLOW);
     assert_eq!(verdict(&with_caps, Abi::X86_64, "acct", &[]), EPERM);
@@ -120,17 +89,7 @@ fn podman_default_profile() {
     assert_eq!(v(Abi::X86_64, "socket", &[16, 3, 0]), ALLOW);
     assert_eq!(v(Abi::X86_64, "socket", &[2, 1, 0]), ALLOW);
     // Beyond the highest syscall named: ENOSYS; foreign arch: KILL_THREAD.
-    let beyond = |arch, nr| {
-        run(
-            f.program(),
-            &Data {
-                nr,
-                arch,
-                args: [0; 6],
-            },
-        )
-        .0
-    };
+    let beyond = |arch, nr| run(f.program(), &Data { nr, arch, args: [0; 6] }).0;
     assert_eq!(beyond(AUDIT_ARCH_X86_64, 1000), ENOSYS);
     assert_eq!(beyond(AUDIT_ARCH_I386, 1000), ENOSYS);
     assert_eq!(beyond(0xc000_00b7, 0), 0);
@@ -153,12 +112,7 @@ fn docker_style_clone_and_mount_rules() {
             .collect();
         c.set_names(names);
     }
-    calls.push(rule_args(
-        &["clone"],
-        A::ScmpActAllow,
-        None,
-        vec![(0, O::ScmpCmpMaskedEq, 0x7e02_0000, 0)],
-    ));
+    calls.push(rule_args(&["clone"], A::ScmpActAllow, None, vec![(0, O::ScmpCmpMaskedEq, 0x7e02_0000, 0)]));
     spec.set_syscalls(Some(calls));
     let v = |name, args: &[u64]| verdict(&spec, Abi::X86_64, name, args);
     for name in ["mount", "unshare", "keyctl"] {
@@ -167,15 +121,7 @@ fn docker_style_clone_and_mount_rules() {
     const SIGCHLD: u64 = 17;
     assert_eq!(v("clone", &[SIGCHLD]), ALLOW);
     assert_eq!(v("clone", &[0x0001_0000 | 0x0000_0100 | SIGCHLD]), ALLOW); // CLONE_THREAD|CLONE_VM
-    for ns in [
-        0x0002_0000u64,
-        0x1000_0000,
-        0x2000_0000,
-        0x0400_0000,
-        0x0800_0000,
-        0x4000_0000,
-        0x0200_0000,
-    ] {
+    for ns in [0x0002_0000u64, 0x1000_0000, 0x2000_0000, 0x0400_0000, 0x0800_0000, 0x4000_0000, 0x0200_0000] {
         assert_eq!(v("clone", &[ns | SIGCHLD]), ENOSYS, "{ns:#x}");
     }
     compare(&spec, &mut Rng(8), &probes());

@@ -6,9 +6,7 @@ use super::interp::{check, run, Data};
 use super::{oracle, rule_args};
 use crate::seccomp::rules::{Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
 use crate::seccomp::{compile, compile_linear};
-use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompBuilder, LinuxSeccompOperator as O,
-};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompBuilder, LinuxSeccompOperator as O};
 
 /// xorshift64*: tiny, deterministic.
 pub(crate) struct Rng(pub(crate) u64);
@@ -54,22 +52,10 @@ const ACTIONS: &[A] = &[
     A::ScmpActAllow,
     A::ScmpActNotify,
 ];
-const OPS: &[O] = &[
-    O::ScmpCmpNe,
-    O::ScmpCmpLt,
-    O::ScmpCmpLe,
-    O::ScmpCmpEq,
-    O::ScmpCmpGe,
-    O::ScmpCmpGt,
-    O::ScmpCmpMaskedEq,
-];
-const ARCHES: &[Arch] = &[
-    Arch::ScmpArchX86_64,
-    Arch::ScmpArchX86,
-    Arch::ScmpArchX32,
-    Arch::ScmpArchNative,
-    Arch::ScmpArchAarch64,
-];
+const OPS: &[O] =
+    &[O::ScmpCmpNe, O::ScmpCmpLt, O::ScmpCmpLe, O::ScmpCmpEq, O::ScmpCmpGe, O::ScmpCmpGt, O::ScmpCmpMaskedEq];
+const ARCHES: &[Arch] =
+    &[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32, Arch::ScmpArchNative, Arch::ScmpArchAarch64];
 const FOREIGN_AUDIT: &[u32] = &[0xc000_00b7, 0x4000_0028, 0, 0xffff_ffff];
 
 fn value(rng: &mut Rng) -> u64 {
@@ -83,9 +69,7 @@ fn value(rng: &mut Rng) -> u64 {
 
 /// A random profile over a small pool of names so that rules collide.
 fn random_profile(rng: &mut Rng, max_rules: usize) -> LinuxSeccomp {
-    let mut pool: Vec<&str> = (0..12)
-        .map(|_| rng.pick(Abi::X86_64.syscalls()).0)
-        .collect();
+    let mut pool: Vec<&str> = (0..12).map(|_| rng.pick(Abi::X86_64.syscalls()).0).collect();
     pool.extend((0..4).map(|_| rng.pick(Abi::I386.syscalls()).0));
     pool.extend((0..4).map(|_| rng.pick(Abi::X32.syscalls()).0));
     pool.push("no_such_syscall");
@@ -95,19 +79,13 @@ fn random_profile(rng: &mut Rng, max_rules: usize) -> LinuxSeccomp {
         let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(&pool)).collect();
         let act = rng.pick(ACTIONS);
         let errno = (rng.below(3) == 0).then(|| rng.below(200) as u32);
-        let args = (0..rng.below(4))
-            .map(|_| (rng.below(6), rng.pick(OPS), value(rng), value(rng)))
-            .collect();
+        let args = (0..rng.below(4)).map(|_| (rng.below(6), rng.pick(OPS), value(rng), value(rng))).collect();
         rules.push(rule_args(&names, act, errno, args));
     }
     let mut b = LinuxSeccompBuilder::default()
         .default_action(rng.pick(&ACTIONS[..8]))
         .syscalls(rules)
-        .architectures(
-            (0..rng.below(4))
-                .map(|_| rng.pick(ARCHES))
-                .collect::<Vec<_>>(),
-        );
+        .architectures((0..rng.below(4)).map(|_| rng.pick(ARCHES)).collect::<Vec<_>>());
     if rng.below(2) == 0 {
         b = b.default_errno_ret(rng.below(100) as u32);
     }
@@ -120,13 +98,7 @@ fn interesting(spec: &LinuxSeccomp) -> Vec<u64> {
     for call in spec.syscalls().iter().flatten() {
         for a in call.args().iter().flatten() {
             for v in [a.value(), a.value_two().unwrap_or(0)] {
-                vals.extend([
-                    v,
-                    v.wrapping_add(1),
-                    v.wrapping_sub(1),
-                    v ^ 0xffff_ffff_0000_0000,
-                    v & 0xffff_ffff,
-                ]);
+                vals.extend([v, v.wrapping_add(1), v.wrapping_sub(1), v ^ 0xffff_ffff_0000_0000, v & 0xffff_ffff]);
                 vals.extend([v.wrapping_add(1 << 32), v.wrapping_sub(1 << 32)]);
             }
         }
@@ -140,17 +112,7 @@ pub(super) fn probes() -> Vec<(u32, u32)> {
     for abi in Abi::ALL {
         out.extend(abi.syscalls().iter().map(|(_, nr)| (abi.audit_arch(), *nr)));
     }
-    for nr in [
-        0,
-        499,
-        1000,
-        0x3fff_ffff,
-        0x4000_0000,
-        0x4000_0300,
-        0x7fff_ffff,
-        0x8000_0000,
-        u32::MAX,
-    ] {
+    for nr in [0, 499, 1000, 0x3fff_ffff, 0x4000_0000, 0x4000_0300, 0x7fff_ffff, 0x8000_0000, u32::MAX] {
         out.extend([(AUDIT_ARCH_X86_64, nr), (AUDIT_ARCH_I386, nr)]);
     }
     out.extend(FOREIGN_AUDIT.iter().map(|a| (*a, 0)));
@@ -163,17 +125,10 @@ pub(super) fn compare(spec: &LinuxSeccomp, rng: &mut Rng, probes: &[(u32, u32)])
     for f in &progs {
         check(f.program());
     }
-    let ruled: Vec<String> = spec
-        .syscalls()
-        .iter()
-        .flatten()
-        .flat_map(|c| c.names().clone())
-        .collect();
+    let ruled: Vec<String> = spec.syscalls().iter().flatten().flat_map(|c| c.names().clone()).collect();
     let mut count = 0;
     for &(arch, nr) in probes {
-        let has_rules = ruled
-            .iter()
-            .any(|n| Abi::ALL.iter().any(|a| a.resolve(n) == Some(nr)));
+        let has_rules = ruled.iter().any(|n| Abi::ALL.iter().any(|a| a.resolve(n) == Some(nr)));
         let tries = if has_rules { 48 } else { 1 };
         for t in 0..tries {
             let args = std::array::from_fn(|_| if t == 0 { 0 } else { rng.pick(&vals) });
@@ -181,12 +136,7 @@ pub(super) fn compare(spec: &LinuxSeccomp, rng: &mut Rng, probes: &[(u32, u32)])
             let want = oracle::eval(spec, &d);
             for f in &progs {
                 let (got, _) = run(f.program(), &d);
-                assert_eq!(
-                    got,
-                    want,
-                    "{d:x?}\nspec: {}",
-                    serde_json::to_string(spec).unwrap()
-                );
+                assert_eq!(got, want, "{d:x?}\nspec: {}", serde_json::to_string(spec).unwrap());
                 count += 1;
             }
         }
@@ -219,25 +169,13 @@ fn big_profiles_use_trampolines_and_match_oracle() {
             .map(|i| {
                 let (name, _) = Abi::X86_64.syscalls()[i % Abi::X86_64.syscalls().len()];
                 let name = if name == "write" { "read" } else { name };
-                let args = (0..1)
-                    .map(|_| {
-                        (
-                            rng.below(6),
-                            rng.pick(OPS),
-                            value(&mut rng),
-                            value(&mut rng),
-                        )
-                    })
-                    .collect();
+                let args = (0..1).map(|_| (rng.below(6), rng.pick(OPS), value(&mut rng), value(&mut rng))).collect();
                 rule_args(&[name], rng.pick(&ACTIONS[..8]), None, args)
             })
             .collect();
         spec.set_syscalls(Some(rules));
         let f = compile(&spec).unwrap();
-        assert!(f
-            .program()
-            .windows(1)
-            .any(|w| w[0].code == crate::seccomp::bpf::BPF_JMP && w[0].k > 255));
+        assert!(f.program().windows(1).any(|w| w[0].code == crate::seccomp::bpf::BPF_JMP && w[0].k > 255));
         compare(&spec, &mut rng, &probes);
     }
 }
