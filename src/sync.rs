@@ -16,6 +16,9 @@ pub enum Msg {
     Error(String),
     /// nook → init: carry on (after the parent's part of a step).
     Continue,
+    /// init → nook: the mounts are ready; run the prestart and
+    /// createRuntime hooks, then answer `Continue`.
+    Hooks,
 }
 
 impl Msg {
@@ -23,6 +26,7 @@ impl Msg {
         match self {
             Msg::Ready => b"R".to_vec(),
             Msg::Continue => b"C".to_vec(),
+            Msg::Hooks => b"H".to_vec(),
             Msg::Error(s) => [b"E".as_slice(), s.as_bytes()].concat(),
         }
     }
@@ -31,6 +35,7 @@ impl Msg {
         match buf.split_first() {
             Some((b'R', [])) => Ok(Msg::Ready),
             Some((b'C', [])) => Ok(Msg::Continue),
+            Some((b'H', [])) => Ok(Msg::Hooks),
             Some((b'E', rest)) => Ok(Msg::Error(String::from_utf8_lossy(rest).into_owned())),
             _ => Err(io::Error::new(io::ErrorKind::InvalidData, "malformed message from init")),
         }
@@ -84,7 +89,7 @@ mod tests {
     #[test]
     fn messages_round_trip_and_eof_is_none() {
         let (a, b) = pair().unwrap();
-        for m in [Msg::Ready, Msg::Continue, Msg::Error("mount /proc: EPERM".into())] {
+        for m in [Msg::Ready, Msg::Continue, Msg::Hooks, Msg::Error("mount /proc: EPERM".into())] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }

@@ -168,7 +168,17 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(child_end);
             drop(fifo);
             drop(cg_fd);
-            match parent_end.recv().map_err(other("waiting for the container's init"))? {
+            let mut reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
+            if reply == Some(Msg::Hooks) {
+                let state = crate::hooks::state_json(&st.id, "creating", pid, &st.bundle, &st.annotations);
+                for kind in [crate::hooks::Kind::Prestart, crate::hooks::Kind::CreateRuntime] {
+                    crate::hooks::run(spec.hooks().as_ref(), kind, &state)
+                        .map_err(|e| ContainerError::Init(e.to_string()))?;
+                }
+                parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
+                reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
+            }
+            match reply {
                 Some(Msg::Ready) => {}
                 Some(Msg::Error(msg)) => return Err(ContainerError::Init(msg)),
                 Some(m) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),

@@ -55,6 +55,7 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
         // whose create never finished) goes too.
         cgroup::remove(cg)?;
     }
+    super::run_post_hooks(st, crate::hooks::Kind::Poststop, "stopped");
     dir.remove()?;
     Ok(())
 }

@@ -47,6 +47,16 @@ pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> C
     move |e| ContainerError::Other(format!("{what}: {e}"))
 }
 
+/// Runs the poststart or poststop hooks of a container. Their failure is
+/// a warning, as the runtime-spec asks, not an error.
+pub(crate) fn run_post_hooks(st: &State, kind: crate::hooks::Kind, status: &str) {
+    let hooks = st.config.as_ref().and_then(|c| c.hooks().as_ref());
+    let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
+    if let Err(e) = crate::hooks::run(hooks, kind, &state) {
+        crate::logger::warn(&e.to_string());
+    }
+}
+
 /// A container's directory (locked), state and current status.
 pub struct Loaded {
     pub dir: ContainerDir,

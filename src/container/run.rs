@@ -46,6 +46,7 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
         let _ = destroy(c.dir, &c.state);
         return Err(e);
     }
+    super::run_post_hooks(&c.state, crate::hooks::Kind::Poststart, "running");
     if opts.detach {
         return Ok(0);
     }

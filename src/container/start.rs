@@ -9,7 +9,11 @@ use std::path::Path;
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = load(root, id)?;
     match c.status {
-        Status::Created => release(&c.dir),
+        Status::Created => {
+            release(&c.dir)?;
+            super::run_post_hooks(&c.state, crate::hooks::Kind::Poststart, "running");
+            Ok(())
+        }
         Status::Stopped => Err(ContainerError::WrongState {
             id: id.into(),
             status: c.status,

@@ -14,6 +14,7 @@ mod signals;
 pub use exec::{run_exec, ExecArgs};
 use finish::{connect_listener, finish, Finish, Listener};
 
+use crate::hooks::Kind;
 use crate::namespaces::{self, Namespaces};
 use crate::process;
 use crate::rootfs;
@@ -52,7 +53,11 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
             let process = args.spec.process().as_ref().expect("validated");
             let f =
                 Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
-            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| finish(f)) {
+            let start_hooks = || {
+                let state = hook_state(&args, "created");
+                crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())
+            };
+            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| start_hooks()).and_then(|()| finish(f)) {
                 eprintln!("nook: {e}");
             }
             // SAFETY: _exit is async-signal-safe and skips atexit handlers,
@@ -69,6 +74,9 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
 /// Everything that can fail while `create` is still waiting.
 fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>), String> {
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
+    // The host's /proc is still ours: "self" is our pid as the host sees it.
+    let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
+    HOST_PID.store(host_pid.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     namespaces::join_all(&args.namespaces.join).map_err(|e| e.to_string())?;
     if args.namespaces.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
@@ -84,8 +92,21 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
         None => None,
         Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
     };
+    let hooks = args.spec.hooks().as_ref();
+    let before_pivot = || -> Result<(), String> {
+        let Some(h) = hooks else { return Ok(()) };
+        if !Kind::Prestart.of(h).is_empty() || !Kind::CreateRuntime.of(h).is_empty() {
+            chan.send(&Msg::Hooks).map_err(|e| format!("asking for hooks: {e}"))?;
+            match chan.recv() {
+                Ok(Some(Msg::Continue)) => {}
+                _ => return Err("the runtime did not finish the createRuntime hooks".into()),
+            }
+        }
+        crate::hooks::run(hooks, Kind::CreateContainer, &hook_state(args, "creating")).map_err(|e| e.to_string())
+    };
     if !args.namespaces.joins(LinuxNamespaceType::Mount) {
         let plan = rootfs::Plan {
+            before_pivot: &before_pivot,
             spec: args.spec,
             rootfs: args.rootfs,
             bundle: args.bundle,
@@ -94,6 +115,8 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
             cgroupns: args.namespaces.new_cgroup,
         };
         rootfs::prepare(&plan).map_err(|e| e.to_string())?;
+    } else {
+        before_pivot()?;
     }
     if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
@@ -110,6 +133,16 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }
+
+/// The state JSON a hook run by init reads. Init's own pid as the host sees
+/// it was recorded before the pivot (see `setup`).
+fn hook_state(args: &InitArgs, status: &str) -> Vec<u8> {
+    let pid = HOST_PID.load(std::sync::atomic::Ordering::Relaxed);
+    let ann = args.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    crate::hooks::state_json(args.id, status, pid, args.bundle, &ann)
+}
+
+static HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Blocks until `nook start` writes to the fifo.
 fn wait_for_start(fifo: &OwnedFd, chan: Channel) -> Result<(), String> {

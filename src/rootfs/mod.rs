@@ -21,7 +21,7 @@ pub enum RootfsError {
     Mount { index: usize, dest: PathBuf, msg: String },
     #[error("device {path}: {1}", path = .0.display())]
     Device(PathBuf, String),
-    #[error("{0}: {1}")]
+    #[error("{}", if *.0 == "hooks" { .1.clone() } else { format!("{}: {}", .0, .1) })]
     Step(&'static str, String),
     #[error("{field}: {msg}")]
     Field { field: String, msg: String },
@@ -39,6 +39,9 @@ pub struct Plan<'a> {
     pub no_pivot: bool,
     pub cgroup: Option<&'a Path>,
     pub cgroupns: bool,
+    /// Runs once the mounts are in place, before the process enters the
+    /// root (the prestart, createRuntime and createContainer hooks).
+    pub before_pivot: &'a dyn Fn() -> Result<(), String>,
 }
 
 /// Builds the container's filesystem view and makes it the process's root.
@@ -69,6 +72,8 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         path::create_in_root(root.as_fd(), p.cwd(), path::Kind::Dir)
             .map_err(|e| RootfsError::Field { field: "process.cwd".into(), msg: e.to_string() })?;
     }
+
+    (plan.before_pivot)().map_err(|e| RootfsError::Step("hooks", e))?;
 
     // 6. Enter the root.
     if plan.no_pivot {

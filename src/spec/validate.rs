@@ -132,20 +132,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
         unsupported.push("process.execCPUAffinity");
     }
-    if let Some(hooks) = spec.hooks() {
-        let any = |h: &Option<Vec<_>>| h.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
-        #[allow(deprecated)]
-        let prestart = hooks.prestart();
-        if any(prestart)
-            || any(hooks.create_runtime())
-            || any(hooks.create_container())
-            || any(hooks.start_container())
-            || any(hooks.poststart())
-            || any(hooks.poststop())
-        {
-            unsupported.push("hooks");
-        }
-    }
     match unsupported.first() {
         Some(field) => Err(SpecError::invalid(*field, "not supported by this version of nook yet")),
         None => Ok(()),

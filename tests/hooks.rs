@@ -1,0 +1,87 @@
+//! OCI hooks: each kind runs at its point of the lifecycle, in its
+//! namespaces, with the state on stdin; failures fail or warn as runc does.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn hook(script: &str) -> serde_json::Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+#[test]
+fn every_hook_kind_runs_in_order_with_the_state() {
+    let b = Bundle::new("hooks", &["true"]);
+    let logdir = b.dir.join("log");
+    std::fs::create_dir_all(&logdir).unwrap();
+    let log = logdir.join("hooks.log");
+    let l = log.display().to_string();
+    // Runtime-side hooks log the uts namespace they run in and the state's status.
+    let host_side = |kind: &str| {
+        hook(&format!("s=$(cat); echo \"{kind} $(readlink /proc/self/ns/uts) $(echo $s | grep -o '\"status\":\"[a-z]*\"')\" >> {l}"))
+    };
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [host_side("prestart")],
+            "createRuntime": [host_side("createRuntime")],
+            "createContainer": [host_side("createContainer")],
+            // After pivot_root: the path and the log are the container's.
+            "startContainer": [hook("echo startContainer $(hostname) >> /hooklog/hooks.log")],
+            "poststart": [host_side("poststart")],
+            "poststop": [host_side("poststop")]
+        });
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/hooklog", "type": "bind", "source": logdir, "options": ["bind"]}));
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = got.lines().collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "{got}"
+    );
+    let host_uts = std::fs::read_link("/proc/self/ns/uts").unwrap().display().to_string();
+    assert!(lines[1].contains(&host_uts), "createRuntime must run in the runtime's namespaces: {got}");
+    assert!(!lines[2].contains(&host_uts), "createContainer must run in the container's namespaces: {got}");
+    assert_eq!(lines[3], "startContainer nook");
+    assert!(lines[1].ends_with("\"status\":\"creating\""), "{got}");
+    assert!(lines[5].ends_with("\"status\":\"stopped\""), "{got}");
+    b.assert_clean();
+}
+
+#[test]
+fn a_failing_create_hook_fails_create_and_leaves_nothing() {
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let b = Bundle::new("hookfail", &["true"]);
+        b.edit(|c| c["hooks"] = json!({kind: [hook("echo no-network-for-you >&2; exit 4")]}));
+        let out = b.with_bundle("create", &[]);
+        assert_one_line_error(&out, &format!("hooks.{kind}[0] /bin/sh: exited with status 4: no-network-for-you"));
+        b.assert_clean();
+    }
+}
+
+#[test]
+fn a_hook_that_hangs_is_killed_at_its_timeout() {
+    let b = Bundle::new("hooktimeout", &["true"]);
+    b.edit(|c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}));
+    let t = std::time::Instant::now();
+    assert_one_line_error(&b.with_bundle("create", &[]), "timed out after 1s");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    b.assert_clean();
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn() {
+    let b = Bundle::new("hookwarn", &["true"]);
+    b.edit(|c| c["hooks"] = json!({"poststart": [hook("exit 1")], "poststop": [hook("exit 2")]}));
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("hooks.poststart[0]") && e.contains("hooks.poststop[0]"), "{e}");
+    b.assert_clean();
+}
