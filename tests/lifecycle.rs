@@ -321,7 +321,7 @@ fn the_same_lifecycle_on_a_pure_cgroup2_mount() {
     // mount namespace so the host's hierarchies are untouched.
     let b = Bundle::new("v2", &["sh", "-c", "cat /proc/self/cgroup"]);
     let script = format!(
-        "mount -t cgroup2 none /sys/fs/cgroup && {nook} --root {root} run --bundle {bundle} {id} && test ! -e /sys/fs/cgroup/{id}",
+        "{{ [ \"$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || mount -t cgroup2 none /sys/fs/cgroup; }} && {nook} --root {root} run --bundle {bundle} {id} && test ! -e /sys/fs/cgroup/{id}",
         nook = NOOK,
         root = b.root.display(),
         bundle = b.dir.display(),
