@@ -3,7 +3,7 @@
 //! the host's `ps` (default `-ef`) cut down to the header and those pids.
 
 use super::Cli;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use std::io::Write;
 
@@ -30,7 +30,7 @@ pub fn ps(cli: &Cli, a: &PsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let args: Vec<&str> = if a.ps_args.is_empty() { vec!["-ef"] } else { a.ps_args.iter().map(String::as_str).collect() };
-    let o = std::process::Command::new("ps").args(&args).stdin(std::process::Stdio::null()).output().context("running ps")?;
+    let o = std::process::Command::new("ps").args(&args).stdin(std::process::Stdio::null()).output().map_err(|e| anyhow::anyhow!("running ps: {e}"))?;
     if !o.status.success() {
         let err = String::from_utf8_lossy(&o.stderr);
         bail!("ps {}: {}", args.join(" "), err.lines().next().unwrap_or("failed").trim());

@@ -2,7 +2,7 @@
 //! or from a LinuxResources JSON (`--resources FILE`, `-` for stdin).
 
 use super::Cli;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
@@ -72,14 +72,14 @@ fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         (Some(f), None) if f == "-" => {
             let max = crate::spec::MAX_CONFIG_BYTES;
             let mut data = Vec::new();
-            std::io::stdin().take(max + 1).read_to_end(&mut data).context("--resources -: reading stdin")?;
+            std::io::stdin().take(max + 1).read_to_end(&mut data).map_err(|e| anyhow::anyhow!("--resources -: reading stdin: {e}"))?;
             if data.len() as u64 > max {
                 bail!("--resources -: more than {max} bytes");
             }
             crate::spec::parse_json(&data).map_err(|(field, msg)| anyhow::anyhow!("--resources (stdin): {field}: {msg}"))
         }
         (Some(f), None) => {
-            Ok(crate::spec::read_json(Path::new(f), crate::spec::MAX_CONFIG_BYTES).context("--resources")?)
+            crate::spec::read_json(Path::new(f), crate::spec::MAX_CONFIG_BYTES).map_err(|e| anyhow::anyhow!("--resources: {e}"))
         }
     }
 }
