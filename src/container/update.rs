@@ -8,7 +8,7 @@
 use super::{load, pause::cgroup_of, ContainerError, Result};
 use crate::state::Status;
 use oci_spec::runtime::LinuxResources;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let c = load(root, id)?;
@@ -19,8 +19,86 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let dir = cg.path();
     let resources = complete(dir, resources.clone());
     let saved = snapshot(dir, &resources);
-    cg.update(&resources).inspect_err(|_| restore(dir, &saved))?;
+    let enabled = enable_controllers(dir, &controllers(&resources));
+    cg.update(&resources).inspect_err(|_| {
+        restore(dir, &saved);
+        for (d, c) in enabled.iter().rev() {
+            let _ = write(d, "cgroup.subtree_control", &format!("-{c}"));
+        }
+    })?;
     Ok(())
+}
+
+/// The controllers an update of `r` needs (those with a value to write).
+fn controllers(r: &LinuxResources) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut need = |c: &str, yes: bool| {
+        if yes && !out.iter().any(|o| o == c) {
+            out.push(c.to_owned())
+        }
+    };
+    if let Some(m) = r.memory() {
+        need("memory", [m.limit(), m.reservation(), m.swap()].iter().any(|v| v.unwrap_or(0) != 0));
+    }
+    if let Some(c) = r.cpu() {
+        let nz = |v: Option<i64>| v.unwrap_or(0) != 0;
+        need("cpu", c.shares().unwrap_or(0) != 0 || nz(c.quota()) || c.period().unwrap_or(0) != 0 || c.idle().is_some() || c.burst().is_some());
+        need("cpuset", c.cpus().as_deref().is_some_and(|v| !v.is_empty()) || c.mems().as_deref().is_some_and(|v| !v.is_empty()));
+    }
+    need("pids", r.pids().is_some_and(|p| p.limit() != 0));
+    need("io", r.block_io().is_some());
+    need("hugetlb", r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()));
+    need("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty()));
+    for k in r.unified().iter().flatten().map(|(k, _)| k) {
+        if let Some((c, _)) = k.split_once('.').filter(|(c, _)| *c != "cgroup") {
+            need(c, true);
+        }
+    }
+    out
+}
+
+/// runc's cgroupfs driver enables every controller for a container's
+/// cgroup; nook enables those its limits need at create. So that a limit
+/// added by an update applies, enable its controller in the ancestors
+/// where it is available but off (as create would have). Returns what was
+/// enabled, to undo on failure. A controller available nowhere is left for
+/// `Cgroup::update` to report.
+fn enable_controllers(dir: &Path, wanted: &[String]) -> Vec<(PathBuf, String)> {
+    let mut done = Vec::new();
+    let have = |d: &Path, c: &str| read(d, "cgroup.controllers").is_some_and(|s| s.split_whitespace().any(|w| w == c));
+    for c in wanted {
+        if have(dir, c) {
+            continue;
+        }
+        // Ancestors up to the first one that has the controller.
+        let mut chain = Vec::new();
+        let mut d = dir.parent();
+        while let Some(p) = d.filter(|p| p.join("cgroup.controllers").exists()) {
+            chain.push(p.to_path_buf());
+            if have(p, c) {
+                break;
+            }
+            d = p.parent();
+        }
+        if !chain.last().is_some_and(|top| have(top, c)) {
+            continue;
+        }
+        for p in chain.iter().rev() {
+            let on = read(p, "cgroup.subtree_control").is_some_and(|s| s.split_whitespace().any(|w| w == c));
+            if !on {
+                if write(p, "cgroup.subtree_control", &format!("+{c}")).is_err() {
+                    break;
+                }
+                done.push((p.clone(), c.clone()));
+            }
+        }
+    }
+    done
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new().write(true).open(dir.join(file))?.write_all(value.as_bytes())
 }
 
 fn read(dir: &Path, file: &str) -> Option<String> {
@@ -95,10 +173,7 @@ fn restore(dir: &Path, saved: &[(String, String)]) {
                 "io.weight" | "io.bfq.weight" => old.lines().next().unwrap_or_default().to_owned(),
                 _ => old.clone(),
             };
-            let _ = std::fs::OpenOptions::new().write(true).open(dir.join(file)).and_then(|mut f| {
-                use std::io::Write;
-                f.write_all(value.as_bytes())
-            });
+            let _ = write(dir, file, &value);
         }
     }
 }
