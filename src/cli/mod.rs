@@ -3,13 +3,17 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,6 +68,16 @@ pub enum Command {
     Spec(spec::SpecArgs),
     /// Print the features nook supports, as JSON
     Features,
+    /// Suspend every process in a container (cgroup freezer)
+    Pause(IdArg),
+    /// Resume every process of a paused container
+    Resume(IdArg),
+    /// List the processes in a container
+    Ps(ps::PsArgs),
+    /// Change a running container's resource limits
+    Update(update::UpdateArgs),
+    /// Print a container's events (stats, OOM kills) as JSON
+    Events(events::EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -117,5 +131,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::List(a) => list::list(cli, a),
         Command::Spec(a) => spec::spec(a),
         Command::Features => features::features(),
+        Command::Pause(a) => pause::pause(cli, a),
+        Command::Resume(a) => pause::resume(cli, a),
+        Command::Ps(a) => ps::ps(cli, a),
+        Command::Update(a) => update::update(cli, a),
+        Command::Events(a) => events::events(cli, a),
     }
 }

@@ -5,17 +5,23 @@
 pub mod cgroup;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
+mod pause;
 mod run;
 mod start;
+mod update;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use events::{events, parse_duration, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
+pub use pause::{pause, pids, resume};
 pub use run::{run, RunOptions};
 pub use start::start;
+pub use update::update;
 
 use crate::state::{self, ContainerDir, State, Status};
 use std::path::Path;

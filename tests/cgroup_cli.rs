@@ -1,0 +1,243 @@
+//! The cgroup subcommands on the host: pause, resume, ps, update, events.
+//! This host's cgroup v2 hierarchy has only hugetlb (freezing and killing
+//! need no controller); real memory, pids and cpu limits are in
+//! tests/vm_cgroups.rs, run in the test VM.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn wait_status(b: &Bundle, want: &str) {
+    let t = Instant::now();
+    while b.status() != want {
+        assert!(t.elapsed() < Duration::from_secs(10), "status stayed {} (want {want})", b.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok(o: &std::process::Output, what: &str) -> String {
+    assert!(o.status.success(), "{what}: {}", stderr(o));
+    stdout(o)
+}
+
+/// A detached container running `args`.
+fn running(name: &str, args: &[&str]) -> Bundle {
+    let b = Bundle::new(name, args);
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    wait_status(&b, "running");
+    b
+}
+
+fn size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn controllers() -> String {
+    std::fs::read_to_string(cgroup_mount().join("cgroup.controllers")).unwrap()
+}
+
+#[test]
+fn pause_stops_every_process_and_resume_restarts_them() {
+    let b = Bundle::new("pause", &["sh", "-c", "while true; do echo x >> /out/ticks; sleep 0.05; done"]);
+    let out = b.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/out", "type": "bind", "source": out.to_str().unwrap(), "options": ["rbind", "rw"]
+        }))
+    });
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    let ticks = out.join("ticks");
+    let t = Instant::now();
+    while size(&ticks) < 4 {
+        assert!(t.elapsed() < Duration::from_secs(10), "the container never wrote");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ok(&b.nook(&["pause", &b.id]), "pause");
+    assert_eq!(b.status(), "paused");
+    assert_eq!(std::fs::read_to_string(b.cgroup_dir().join("cgroup.freeze")).unwrap().trim(), "1");
+    // Frozen once pause returns: not one more write.
+    let frozen = size(&ticks);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(size(&ticks), frozen, "the file grew while paused");
+    // Paused twice, resumed when running: runc's errors.
+    assert_one_line_error(&b.nook(&["pause", &b.id]), "container not running");
+    ok(&b.nook(&["resume", &b.id]), "resume");
+    assert_eq!(b.status(), "running");
+    assert_one_line_error(&b.nook(&["resume", &b.id]), "container not paused");
+    let t = Instant::now();
+    while size(&ticks) <= frozen {
+        assert!(t.elapsed() < Duration::from_secs(5), "the file did not grow after resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A paused container can still be deleted with --force.
+    ok(&b.nook(&["pause", &b.id]), "pause");
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete --force");
+    b.assert_clean();
+}
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let b = running("ps", &["sh", "-c", "sleep 100 & exec sleep 101"]);
+    let init = b.state()["pid"].as_i64().unwrap();
+    let t = Instant::now();
+    let pids = loop {
+        let pids: Vec<i64> = serde_json::from_str(&ok(&b.nook(&["ps", "--format", "json", &b.id]), "ps json")).unwrap();
+        if pids.len() == 2 || t.elapsed() > Duration::from_secs(5) {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(pids.contains(&init), "init {init} not in {pids:?}");
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    // Table: the host's ps -ef header, then exactly the container's lines.
+    let table = ok(&b.nook(&["ps", &b.id]), "ps");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("PID") && lines[0].contains("CMD"), "{table}");
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1..].iter().all(|l| l.contains("sleep 10")), "{table}");
+    // ps arguments after the id (with or without --).
+    let custom = ok(&b.nook(&["ps", &b.id, "--", "-o", "pid,comm"]), "ps -- -o");
+    assert!(custom.lines().next().unwrap().split_whitespace().eq(["PID", "COMMAND"]), "{custom}");
+    assert!(custom.contains(&format!("{init} sleep")), "{custom}");
+    let custom = ok(&b.nook(&["ps", &b.id, "-o", "pid"]), "ps -o");
+    assert_eq!(custom.lines().count(), 3, "{custom}");
+    assert_one_line_error(&b.nook(&["ps", "--format", "json", &b.id, "-o", "pid"]), "--format json");
+    assert_one_line_error(&b.nook(&["ps", &b.id, "-o", "comm"]), "couldn't find PID");
+    assert_one_line_error(&b.nook(&["ps", "--format", "yaml", &b.id]), "yaml");
+}
+
+#[test]
+fn update_changes_a_live_hugetlb_limit() {
+    let b = running("upd", &["sleep", "100"]);
+    let max = b.cgroup_dir().join("hugetlb.2MB.max");
+    let file = b.dir.join("res.json");
+    std::fs::write(&file, json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}).to_string()).unwrap();
+    ok(&b.nook(&["update", "--resources", file.to_str().unwrap(), &b.id]), "update -r FILE");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "4194304");
+    // From stdin.
+    let mut c = b.cmd(&["update", "-r", "-", &b.id]);
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(br#"{"hugepageLimits":[{"pageSize":"2MB","limit":8388608}]}"#).unwrap();
+    ok(&child.wait_with_output().unwrap(), "update -r -");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "8388608");
+    // The stats show it.
+    let ev: Value = serde_json::from_str(&ok(&b.nook(&["events", "--stats", &b.id]), "events --stats")).unwrap();
+    assert_eq!(ev["data"]["hugetlb"]["2MB"]["max"], 8388608);
+}
+
+#[test]
+fn a_failed_update_names_the_problem_and_changes_nothing() {
+    let b = running("updfail", &["sleep", "100"]);
+    let max = b.cgroup_dir().join("hugetlb.2MB.max");
+    let before = std::fs::read_to_string(&max).unwrap();
+    let both = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}], "memory": {"limit": 33554432}});
+    let file = b.dir.join("res.json");
+    std::fs::write(&file, both.to_string()).unwrap();
+    if !controllers().contains("memory") {
+        assert_one_line_error(&b.nook(&["update", "--memory", "32m", &b.id]), "\"memory\" is not available");
+        assert_one_line_error(&b.nook(&["update", "-r", file.to_str().unwrap(), &b.id]), "\"memory\" is not available");
+        assert_eq!(std::fs::read_to_string(&max).unwrap(), before, "hugetlb changed by a failed update");
+    }
+    // Bad values name their field or flag, before anything is written.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--memory", "lots"], "--memory"),
+        (&["--memory-swap", "1q"], "--memory-swap"),
+        (&["--pids-limit", "-5"], "pids.limit"),
+        (&["--cpu-quota", "10"], "cpu.quota"),
+        (&["--cpu-period", "5"], "cpu.period"),
+        (&["--cpu-share", "x"], "--cpu-share"),
+        (&["--cpuset-cpus", "a-b"], "cpuset.cpus"),
+        (&["--blkio-weight", "5"], "blockIO.weight"),
+        (&["--cpu-rt-runtime", "1000"], "realtime"),
+        (&["--cpu-rt-period", "1000"], "realtime"),
+        (&[], "nothing to update"),
+        (&["-r", "/nonexistent.json"], "/nonexistent.json"),
+        (&["-r", file.to_str().unwrap(), "--pids-limit", "3"], "cannot be combined"),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["update"];
+        a.extend_from_slice(args);
+        a.push(&b.id);
+        assert_one_line_error(&b.nook(&a), needle);
+    }
+    std::fs::write(&file, r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": "big"}]}"#).unwrap();
+    assert_one_line_error(&b.nook(&["update", "-r", file.to_str().unwrap(), &b.id]), "hugepageLimits[0].limit");
+    std::fs::write(&file, r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#).unwrap();
+    assert_one_line_error(&b.nook(&["update", "-r", file.to_str().unwrap(), &b.id]), "hugepageLimits[0]");
+    assert_eq!(std::fs::read_to_string(&max).unwrap(), before, "hugetlb changed by a failed update");
+}
+
+#[test]
+fn events_stats_prints_one_event_in_runcs_shape() {
+    let b = running("evstats", &["sleep", "100"]);
+    let out = ok(&b.nook(&["events", "--stats", &b.id]), "events --stats");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let ev: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], b.id.as_str());
+    for key in ["cpu", "memory", "pids", "blkio", "hugetlb"] {
+        assert!(ev["data"][key].is_object(), "no data.{key}: {out}");
+    }
+    assert_eq!(ev["data"]["pids"]["current"], 1, "{out}");
+}
+
+#[test]
+fn the_event_stream_ends_when_the_container_stops() {
+    let b = running("evstream", &["sleep", "1"]);
+    let t = Instant::now();
+    let out = b.nook(&["events", "--interval", "200ms", &b.id]);
+    let s = ok(&out, "events");
+    assert!(t.elapsed() < Duration::from_secs(5), "events outlived the container");
+    let events: Vec<Value> = s.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!events.is_empty(), "no events in a second at 200ms");
+    assert!(events.iter().all(|e| e["type"] == "stats" && e["id"] == b.id.as_str()), "{s}");
+    assert_one_line_error(&b.nook(&["events", "--interval", "soon", &b.id]), "--interval");
+}
+
+#[test]
+fn kill_all_ends_every_process() {
+    let b = running("killall", &["sh", "-c", "sleep 100 & sleep 100 & exec sleep 100"]);
+    ok(&b.nook(&["kill", "--all", &b.id, "KILL"]), "kill --all");
+    wait_status(&b, "stopped");
+    let t = Instant::now();
+    while std::fs::read_to_string(b.cgroup_dir().join("cgroup.procs")).unwrap_or_default() != "" {
+        assert!(t.elapsed() < Duration::from_secs(5), "processes left in the cgroup");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_commands_refuse_unknown_and_stopped_containers() {
+    let b = Bundle::new("refuse", &["true"]);
+    for cmd in
+        [&["pause"][..], &["resume"], &["ps"], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]]
+    {
+        let mut a = cmd.to_vec();
+        a.push("no-such-container");
+        assert_one_line_error(&b.nook(&a), "does not exist");
+        let mut a = cmd.to_vec();
+        a.push("../x");
+        assert_one_line_error(&b.nook(&a), "invalid");
+    }
+    // Created: not running yet, so neither paused nor pausable.
+    ok(&b.with_bundle("create", &[]), "create");
+    assert_one_line_error(&b.nook(&["pause", &b.id]), "container not running");
+    assert_one_line_error(&b.nook(&["resume", &b.id]), "container not paused");
+    // Stopped.
+    ok(&b.nook(&["start", &b.id]), "start");
+    wait_status(&b, "stopped");
+    for cmd in [&["pause"][..], &["ps"], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]] {
+        let mut a = cmd.to_vec();
+        a.push(&b.id);
+        assert_one_line_error(&b.nook(&a), "container not running");
+    }
+    assert_one_line_error(&b.nook(&["resume", &b.id]), "container not paused");
+    ok(&b.nook(&["delete", &b.id]), "delete");
+    b.assert_clean();
+}
