@@ -74,10 +74,20 @@ fn mknod_in_root(
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().ok_or_else(|| RootfsError::Device(path.to_owned(), "no file name".into()))?;
     let dir = create_in_root(root, parent, Kind::Dir).map_err(err)?;
-    // A file already there (a bind mount, or the image's own) is replaced.
-    let _ = nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-    mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(mode), makedev(major, minor))
-        .map_err(|e| err(e.into()))?;
+    let make = || mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(mode), makedev(major, minor));
+    match make() {
+        // A file already there (the image's own) is replaced.
+        Err(nix::errno::Errno::EEXIST) => {
+            nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| err(e.into()))?;
+            make().map_err(|e| err(e.into()))?;
+        }
+        r => r.map_err(|e| err(e.into()))?,
+    }
+    // A node nook made is already owned by nook's ids.
+    if uid == nix::unistd::geteuid().as_raw() && gid == nix::unistd::getegid().as_raw() {
+        return Ok(());
+    }
     nix::unistd::fchownat(
         dir.as_fd(),
         name,
