@@ -336,3 +336,77 @@ fn the_same_lifecycle_on_a_pure_cgroup2_mount() {
     // With a cgroup namespace, the container sees its cgroup as the root.
     assert!(stdout(&out).lines().any(|l| l == "0::/"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_recycled_pid_is_never_taken_for_the_container() {
+    let b = Bundle::new("recycled", &["sleep", "100"]);
+    assert!(b.with_bundle("run", &["--detach"]).status.success());
+    // Point the state at another live process (a sleeper of ours) with the
+    // container's recorded start time: as if the pid had been reused.
+    let mut other = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    let path = b.root.join(&b.id).join("state.json");
+    let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let real_pid = st["pid"].as_i64().unwrap();
+    st["pid"] = (other.id() as i64).into();
+    std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
+    assert_eq!(b.status(), "stopped");
+    assert_one_line_error(&b.nook(&["kill", &b.id, "KILL"]), "not running");
+    assert!(other.try_wait().unwrap().is_none(), "nook signalled a process that is not the container's");
+    let _ = other.kill();
+    let _ = other.wait();
+    // Put the real pid back so the container can be cleaned up.
+    st["pid"] = real_pid.into();
+    std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+#[test]
+fn pidfd_socket_receives_a_pidfd_of_init() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let b = Bundle::new("pidfd", &["sleep", "100"]);
+    let sock_path = b.dir.join("pidfd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let recv = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .unwrap();
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    });
+    let out = b.with_bundle("create", &["--pidfd-socket", sock_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pidfd = recv.join().unwrap();
+    // The pidfd names init: its fdinfo carries init's pid.
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
+    let pid = b.state()["pid"].as_i64().unwrap();
+    assert!(info.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", &pid.to_string()]), "{info}");
+}
+
+#[test]
+fn a_fresh_session_keyring_unless_no_new_keyring() {
+    for (flag, expect) in [(None, true), (Some("--no-new-keyring"), false)] {
+        let b = Bundle::new("keyring", &["sh", "-c", "cat /proc/keys"]);
+        // /proc/keys is masked by runc's default spec; unmask it here.
+        b.edit(|c| c["linux"]["maskedPaths"].as_array_mut().unwrap().retain(|p| p != "/proc/keys"));
+        let out = b.with_bundle("run", flag.as_slice());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let has = stdout(&out).contains(&format!("_ses.{}", b.id));
+        assert_eq!(has, expect, "{flag:?}: {}", stdout(&out));
+    }
+}
