@@ -13,7 +13,7 @@ pub fn features_json() -> serde_json::Value {
         "hooks": [],
         "mountOptions": crate::rootfs::options::known_options(),
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": crate::cgroups::features(),
             "seccomp": {

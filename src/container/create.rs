@@ -135,7 +135,17 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         .into();
 
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
-    let restore = namespaces::enter_for_children(&ns.join_for_children)?;
+    let mut restore = namespaces::enter_for_children(&ns.join_for_children)?;
+    if ns.new_time {
+        let offsets = linux.time_offsets().clone().unwrap_or_default();
+        match namespaces::new_time_for_children(&offsets) {
+            Ok(r) => restore.extend(r),
+            Err(e) => {
+                namespaces::join_all(&restore)?;
+                return Err(e.into());
+            }
+        }
+    }
     let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
@@ -168,6 +178,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(child_end);
             drop(fifo);
             drop(cg_fd);
+            if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
+                let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+                let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+                namespaces::write_id_maps(pid, uid, gid)?;
+                parent_end.send(&Msg::Continue).map_err(other("resuming init after the id maps"))?;
+            }
             let mut reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
             if reply == Some(Msg::Hooks) {
                 let state = crate::hooks::state_json(&st.id, "creating", pid, &st.bundle, &st.annotations);

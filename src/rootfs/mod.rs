@@ -39,6 +39,8 @@ pub struct Plan<'a> {
     pub no_pivot: bool,
     pub cgroup: Option<&'a Path>,
     pub cgroupns: bool,
+    /// The container has a user namespace (devices are bound, not made).
+    pub userns: bool,
     /// Runs once the mounts are in place, before the process enters the
     /// root (the prestart, createRuntime and createContainer hooks).
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
@@ -64,7 +66,7 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
 
     // 4. /dev.
     let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
-    devices::create_devices(root.as_fd(), devs)?;
+    devices::create_devices(root.as_fd(), devs, plan.userns)?;
     devices::create_symlinks(root.as_fd())?;
 
     // 5. The cwd exists before anything runs in it (runc creates it too).
