@@ -233,3 +233,98 @@ fn a_time_namespace_shifts_boottime_and_monotonic() {
     assert_one_line_error(&b.with_bundle("run", &[]), "linux.timeOffsets");
     b.assert_clean();
 }
+
+fn owner(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(p).unwrap();
+    (md.uid(), md.gid())
+}
+
+#[test]
+fn an_idmapped_bind_maps_owners_both_ways() {
+    // No user namespace: disk id 1000 is the container's root, and what
+    // the container's root creates is stored as 1000.
+    let b = Bundle::new(
+        "idmap",
+        &["sh", "-c", "stat -c '%u %g' /mnt/theirs /mnt/hosts; touch /mnt/new && mkdir /mnt/newdir"],
+    );
+    let shared = b.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(1000), Some(1000)).unwrap();
+    std::fs::write(shared.join("theirs"), "").unwrap();
+    std::os::unix::fs::chown(shared.join("theirs"), Some(1000), Some(1000)).unwrap();
+    std::fs::write(shared.join("hosts"), "").unwrap();
+    let map = json!([{"containerID": 1000, "hostID": 0, "size": 1}]);
+    b.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": "shared", "options": ["bind"],
+            "uidMappings": map, "gidMappings": map
+        }));
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out).split_whitespace().collect::<Vec<_>>(), ["0", "0", "65534", "65534"]);
+    assert_eq!(owner(&shared.join("new")), (1000, 1000));
+    assert_eq!(owner(&shared.join("newdir")), (1000, 1000));
+    b.assert_clean();
+}
+
+#[test]
+fn idmap_without_mappings_uses_the_containers_and_ridmap_covers_submounts() {
+    // A user namespace 0 → 100000: a host directory owned by root is the
+    // container root's through the idmapped mount, and what it creates
+    // there is root's on the host.
+    let b = userns_bundle("idmap-userns", &["sh", "-c", "stat -c %u /mnt /mnt/sub; touch /mnt/new /mnt/sub/new"], true);
+    let shared = b.dir.join("shared");
+    std::fs::create_dir_all(shared.join("sub")).unwrap();
+    let sub_src = b.dir.join("sub-src");
+    std::fs::create_dir(&sub_src).unwrap();
+    // A submount under the source, so ridmap has something to recurse into.
+    let st = std::process::Command::new("mount")
+        .args(["--bind", sub_src.to_str().unwrap(), shared.join("sub").to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(shared.join("sub"));
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": "shared", "options": ["rbind", "ridmap"]
+        }));
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out).split_whitespace().collect::<Vec<_>>(), ["0", "0"]);
+    assert_eq!(owner(&shared.join("new")), (0, 0));
+    assert_eq!(owner(&sub_src.join("new")), (0, 0));
+    drop(_u);
+    // The container's mount of the bundle is gone with it.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(b.dir.to_str().unwrap()), "{mounts}");
+    b.assert_clean();
+}
+
+#[test]
+fn idmapped_mounts_that_cannot_be_are_refused_by_mount() {
+    let b = Bundle::new("idmap-bad", &["true"]);
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "uidMappings": map, "gidMappings": map
+        }));
+    });
+    assert_one_line_error(&b.with_bundle("run", &[]), "must be bind mounts");
+    // idmap with no mappings anywhere.
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
+        *m = json!({"destination": "/mnt", "type": "bind", "source": "rootfs", "options": ["bind", "idmap"]});
+    });
+    assert_one_line_error(&b.with_bundle("run", &[]), "mounts[7] (/mnt)");
+    b.assert_clean();
+}

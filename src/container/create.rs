@@ -134,6 +134,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         .map_err(other("opening the exec fifo"))?
         .into();
 
+    let idmapped =
+        crate::rootfs::prepare_idmapped(spec, &bundle.dir).map_err(|e| ContainerError::Init(e.to_string()))?;
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
     let mut restore = namespaces::enter_for_children(&ns.join_for_children)?;
     if ns.new_time {
@@ -168,6 +170,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 preserve_fds: opts.preserve_fds,
                 cgroup: st.cgroup.as_deref(),
                 fifo,
+                idmapped,
                 close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
             };
             init::run(args, child_end)
@@ -178,6 +181,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(child_end);
             drop(fifo);
             drop(cg_fd);
+            drop(idmapped);
             if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
                 let uid = linux.uid_mappings().as_deref().unwrap_or_default();
                 let gid = linux.gid_mappings().as_deref().unwrap_or_default();

@@ -36,6 +36,8 @@ pub struct InitArgs<'a> {
     /// fds 3 .. 3+preserve_fds are handed to the program.
     pub preserve_fds: u32,
     pub cgroup: Option<&'a Path>,
+    /// Idmapped binds made by nook before the clone.
+    pub idmapped: Vec<(usize, OwnedFd)>,
     /// The exec fifo, opened read-write (so opening never blocks).
     pub fifo: OwnedFd,
     /// fds of nook's that init must not keep (the state lock, nook's end
@@ -131,6 +133,7 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
             cgroup: args.cgroup,
             cgroupns: args.namespaces.new_cgroup,
             userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
+            idmapped: &args.idmapped,
         };
         rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     } else {

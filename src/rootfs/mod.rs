@@ -13,7 +13,7 @@ use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-pub use mount::MountContext;
+pub use mount::{prepare_idmapped, MountContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -41,6 +41,8 @@ pub struct Plan<'a> {
     pub cgroupns: bool,
     /// The container has a user namespace (devices are bound, not made).
     pub userns: bool,
+    /// Idmapped binds nook made before the clone (see `prepare_idmapped`).
+    pub idmapped: &'a [(usize, OwnedFd)],
     /// Runs once the mounts are in place, before the process enters the
     /// root (the prestart, createRuntime and createContainer hooks).
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
@@ -59,7 +61,13 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     let root: OwnedFd = std::fs::File::open(plan.rootfs).map_err(step("opening the rootfs"))?.into();
 
     // 3. The spec's mounts, in order.
-    let ctx = MountContext { root: root.as_fd(), bundle: plan.bundle, cgroup: plan.cgroup, cgroupns: plan.cgroupns };
+    let ctx = MountContext {
+        root: root.as_fd(),
+        bundle: plan.bundle,
+        cgroup: plan.cgroup,
+        cgroupns: plan.cgroupns,
+        idmapped: plan.idmapped,
+    };
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
         mount::mount_one(&ctx, m, i)?;
     }
