@@ -90,6 +90,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     }
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
+    check_process_settings(spec)?;
     crate::logger::debug(|| "config loaded".into());
     let ns = Namespaces::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
     let seccomp = linux.seccomp().as_ref().map(crate::seccomp::compile).transpose()?;
@@ -232,4 +233,24 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::write(&tmp, pid.to_string())
         .map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &path).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", path.display())))
+}
+
+/// `linux.personality`, `process.ioPriority` and `process.scheduler`,
+/// checked before anything is made (init sets them later).
+fn check_process_settings(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    use crate::process::{self, ProcessError};
+    let bad = |e: ProcessError| match e {
+        ProcessError::Field(f, msg) => ContainerError::from(crate::spec::SpecError::invalid(f, msg)),
+        e => ContainerError::Other(e.to_string()),
+    };
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::persona(p).map_err(bad)?;
+    }
+    if let Some(p) = spec.process().as_ref().and_then(|p| p.io_priority().as_ref()) {
+        process::validate_io_priority(p).map_err(bad)?;
+    }
+    if let Some(s) = spec.process().as_ref().and_then(|p| p.scheduler().as_ref()) {
+        process::sched_attr(s).map_err(bad)?;
+    }
+    Ok(())
 }

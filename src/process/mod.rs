@@ -2,8 +2,10 @@
 //! capabilities, no_new_privs, and finding and exec'ing its program.
 
 mod caps;
+mod sched;
 
 pub use self::caps::{apply_capabilities, drop_bounding};
+pub use self::sched::{persona, sched_attr, set_io_priority, set_personality, set_scheduler, validate_io_priority};
 
 use nix::sys::resource::{setrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType, User};
@@ -24,6 +26,8 @@ pub enum ProcessError {
     NotFound(String, String),
     #[error("{0}: {1}")]
     Sys(&'static str, String),
+    #[error("{0}: {1}")]
+    Field(&'static str, String),
 }
 
 fn resource(t: PosixRlimitType) -> Resource {

@@ -72,6 +72,7 @@ pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError>
         return Err(inv("domainname", "setting the domainname needs a uts namespace"));
     }
     validate_user_ns(linux)?;
+
     validate_sysctl(linux)?;
     if linux.time_offsets().is_some()
         && !linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none())
@@ -88,9 +89,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
     let mut unsupported: Vec<&str> = Vec::new();
-    if linux.is_some_and(|l| l.personality().is_some()) {
-        unsupported.push("linux.personality");
-    }
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
         unsupported.push("linux.intelRdt");
     }
@@ -108,12 +106,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     }
     if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
         unsupported.push("process.selinuxLabel");
-    }
-    if process.is_some_and(|p| p.io_priority().is_some()) {
-        unsupported.push("process.ioPriority");
-    }
-    if process.is_some_and(|p| p.scheduler().is_some()) {
-        unsupported.push("process.scheduler");
     }
     if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
         unsupported.push("process.execCPUAffinity");
