@@ -205,6 +205,14 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 Some(m) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),
                 None => return Err(ContainerError::Init("the container's init exited during setup".into())),
             }
+            // The container's network devices, moved in while init waits
+            // for start (renamed as asked).
+            for (name, dev) in linux.net_devices().iter().flatten() {
+                let new_name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(name);
+                let field = |e: std::io::Error| ContainerError::Other(format!("linux.netDevices.{name}: {e}"));
+                let index = sys::netlink::if_index(name).map_err(field)?;
+                sys::netlink::move_link_to_netns(index, pid, new_name).map_err(field)?;
+            }
             st.pid = pid;
             st.init_start_time = state::proc_stat(pid)
                 .map(|(t, _)| t)

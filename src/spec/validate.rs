@@ -72,6 +72,13 @@ pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError>
         return Err(inv("domainname", "setting the domainname needs a uts namespace"));
     }
     validate_user_ns(linux)?;
+    if let Some((name, _)) = linux.net_devices().iter().flatten().next() {
+        let own_net =
+            linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+        if !own_net {
+            return Err(inv(format!("linux.netDevices.{name}"), "needs a new network namespace"));
+        }
+    }
 
     validate_sysctl(linux)?;
     if linux.time_offsets().is_some()
@@ -91,9 +98,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let mut unsupported: Vec<&str> = Vec::new();
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
         unsupported.push("linux.intelRdt");
-    }
-    if linux.is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty())) {
-        unsupported.push("linux.netDevices");
     }
     if linux.is_some_and(|l| l.memory_policy().is_some()) {
         unsupported.push("linux.memoryPolicy");
