@@ -2,9 +2,15 @@
 //! flags) and existing ones joined by path (setns). pid and time
 //! namespaces apply to children, so those are joined by nook itself just
 //! before the clone and left right after; the rest are joined by init.
+//!
+//! A new user namespace is made by the clone itself, together with the
+//! other new namespaces (so it owns them); nook then writes the child's
+//! uid_map and gid_map while init waits. A user namespace joined by path
+//! is joined by init first, and the other new namespaces are unshared
+//! after it (so that namespace owns them, not the host's).
 
 use nix::sched::{setns, CloneFlags};
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 use std::os::fd::{AsFd, OwnedFd};
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +19,8 @@ pub enum NsError {
     Open(LinuxNamespaceType, String, String),
     #[error("joining the {0} namespace: {1}")]
     Join(LinuxNamespaceType, nix::Error),
+    #[error("{0}: {1}")]
+    Map(&'static str, String),
 }
 
 /// The namespaces of a container, ready for clone3 and setns.
@@ -27,6 +35,12 @@ pub struct Namespaces {
     pub join: Vec<(LinuxNamespaceType, OwnedFd)>,
     /// pid/time namespaces nook joins for the clone.
     pub join_for_children: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// CLONE_NEW* flags init unshares after joining (a user namespace
+    /// given by path must own the container's new namespaces).
+    pub unshare_after_join: u64,
+    /// A new time namespace: made by nook (unshare) before the clone, so
+    /// its offsets can be written before init enters it.
+    pub new_time: bool,
 }
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -42,6 +56,8 @@ impl Namespaces {
                 None => {
                     if t == LinuxNamespaceType::Cgroup {
                         ns.new_cgroup = true;
+                    } else if t == LinuxNamespaceType::Time {
+                        ns.new_time = true;
                     } else {
                         ns.clone_flags |= t as u64;
                     }
@@ -60,14 +76,21 @@ impl Namespaces {
         }
         // The user namespace must be joined first: it owns the others.
         ns.join.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        if ns.joins(LinuxNamespaceType::User) {
+            // Validation refused a new pid namespace here (it would need a
+            // second fork to be owned by the joined user namespace).
+            ns.unshare_after_join = ns.clone_flags & !(LinuxNamespaceType::Pid as u64);
+            ns.clone_flags &= LinuxNamespaceType::Pid as u64;
+        }
         Ok(ns)
     }
 
     pub fn has_new(&self, t: LinuxNamespaceType) -> bool {
-        if t == LinuxNamespaceType::Cgroup {
-            return self.new_cgroup;
+        match t {
+            LinuxNamespaceType::Cgroup => self.new_cgroup,
+            LinuxNamespaceType::Time => self.new_time,
+            _ => (self.clone_flags | self.unshare_after_join) & t as u64 != 0,
         }
-        self.clone_flags & t as u64 != 0
     }
 
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
@@ -98,5 +121,76 @@ pub fn enter_for_children(
         restore.push((*t, fd));
     }
     join_all(list)?;
+    Ok(restore)
+}
+
+/// The lines of a uid_map or gid_map file ("inside outside count").
+pub fn map_lines(maps: &[LinuxIdMapping]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+}
+
+/// Writes the id maps of `pid`'s new user namespace (each file in one
+/// write, as the kernel requires). As runc does, setgroups is denied only
+/// when nook is not root (the kernel then insists on it).
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(), NsError> {
+    let write = |file: &str, field: &'static str, data: &str| {
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, data).map_err(|e| NsError::Map(field, format!("writing {p}: {e}")))
+    };
+    if !nix::unistd::geteuid().is_root() {
+        write("setgroups", "linux.gidMappings", "deny")?;
+    }
+    write("uid_map", "linux.uidMappings", &map_lines(uid))?;
+    write("gid_map", "linux.gidMappings", &map_lines(gid))
+}
+
+/// A user namespace with the given maps and no process in it, for an
+/// idmapped mount: a child is cloned into a new user namespace and waits,
+/// its maps are written, its namespace opened, and the child killed.
+pub fn throwaway_userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd, NsError> {
+    let err = |what: &str, e: std::io::Error| NsError::Map("mount uidMappings/gidMappings", format!("{what}: {e}"));
+    match crate::sys::clone3(nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64, None)
+        .map_err(|e| err("cloning into a user namespace", e))?
+    {
+        crate::sys::Forked::Child => loop {
+            nix::unistd::pause();
+        },
+        crate::sys::Forked::Parent { pid, pidfd } => {
+            let result = write_id_maps(pid, uid, gid).and_then(|()| {
+                std::fs::File::open(format!("/proc/{pid}/ns/user"))
+                    .map(OwnedFd::from)
+                    .map_err(|e| err("opening its namespace", e))
+            });
+            let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            result
+        }
+    }
+}
+
+/// Makes a new time namespace for nook's next child with the spec's
+/// `linux.timeOffsets` (written before any process is in it, as the kernel
+/// requires), and returns what restores nook's own afterwards.
+pub fn new_time_for_children(
+    offsets: &std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, NsError> {
+    let own = "/proc/self/ns/time_for_children";
+    let t = LinuxNamespaceType::Time;
+    let fd: OwnedFd = std::fs::File::open(own).map_err(|e| NsError::Open(t, own.into(), e.to_string()))?.into();
+    let mut lines = String::new();
+    for (clock, off) in offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(NsError::Map("linux.timeOffsets", format!("unknown clock {clock:?} (monotonic or boottime)")));
+        }
+        lines += &format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
+    }
+    nix::sched::unshare(flag(t)).map_err(|e| NsError::Map("linux.namespaces: time", format!("unshare: {e}")))?;
+    let restore = vec![(t, fd)];
+    if !lines.is_empty() {
+        if let Err(e) = std::fs::write("/proc/self/timens_offsets", &lines) {
+            join_all(&restore)?;
+            return Err(NsError::Map("linux.timeOffsets", format!("writing /proc/self/timens_offsets: {e}")));
+        }
+    }
     Ok(restore)
 }

@@ -13,7 +13,7 @@ pub fn features_json() -> serde_json::Value {
         "hooks": [],
         "mountOptions": crate::rootfs::options::known_options(),
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": crate::cgroups::features(),
             "seccomp": {
@@ -27,7 +27,8 @@ pub fn features_json() -> serde_json::Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "netDevices": {"enabled": true},
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.nook.version": env!("CARGO_PKG_VERSION"),

@@ -90,6 +90,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     }
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
+    check_process_settings(spec)?;
     crate::logger::debug(|| "config loaded".into());
     let ns = Namespaces::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
     let seccomp = linux.seccomp().as_ref().map(crate::seccomp::compile).transpose()?;
@@ -134,8 +135,20 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         .map_err(other("opening the exec fifo"))?
         .into();
 
+    let idmapped =
+        crate::rootfs::prepare_idmapped(spec, &bundle.dir).map_err(|e| ContainerError::Init(e.to_string()))?;
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
-    let restore = namespaces::enter_for_children(&ns.join_for_children)?;
+    let mut restore = namespaces::enter_for_children(&ns.join_for_children)?;
+    if ns.new_time {
+        let offsets = linux.time_offsets().clone().unwrap_or_default();
+        match namespaces::new_time_for_children(&offsets) {
+            Ok(r) => restore.extend(r),
+            Err(e) => {
+                namespaces::join_all(&restore)?;
+                return Err(e.into());
+            }
+        }
+    }
     let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
@@ -158,6 +171,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 preserve_fds: opts.preserve_fds,
                 cgroup: st.cgroup.as_deref(),
                 fifo,
+                idmapped,
                 close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
             };
             init::run(args, child_end)
@@ -168,6 +182,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(child_end);
             drop(fifo);
             drop(cg_fd);
+            drop(idmapped);
+            if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
+                let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+                let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+                namespaces::write_id_maps(pid, uid, gid)?;
+                parent_end.send(&Msg::Continue).map_err(other("resuming init after the id maps"))?;
+            }
             let mut reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
             if reply == Some(Msg::Hooks) {
                 let state = crate::hooks::state_json(&st.id, "creating", pid, &st.bundle, &st.annotations);
@@ -183,6 +204,14 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 Some(Msg::Error(msg)) => return Err(ContainerError::Init(msg)),
                 Some(m) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),
                 None => return Err(ContainerError::Init("the container's init exited during setup".into())),
+            }
+            // The container's network devices, moved in while init waits
+            // for start (renamed as asked).
+            for (name, dev) in linux.net_devices().iter().flatten() {
+                let new_name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(name);
+                let field = |e: std::io::Error| ContainerError::Other(format!("linux.netDevices.{name}: {e}"));
+                let index = sys::netlink::if_index(name).map_err(field)?;
+                sys::netlink::move_link_to_netns(index, pid, new_name).map_err(field)?;
             }
             st.pid = pid;
             st.init_start_time = state::proc_stat(pid)
@@ -212,4 +241,24 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::write(&tmp, pid.to_string())
         .map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &path).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", path.display())))
+}
+
+/// `linux.personality`, `process.ioPriority` and `process.scheduler`,
+/// checked before anything is made (init sets them later).
+fn check_process_settings(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    use crate::process::{self, ProcessError};
+    let bad = |e: ProcessError| match e {
+        ProcessError::Field(f, msg) => ContainerError::from(crate::spec::SpecError::invalid(f, msg)),
+        e => ContainerError::Other(e.to_string()),
+    };
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::persona(p).map_err(bad)?;
+    }
+    if let Some(p) = spec.process().as_ref().and_then(|p| p.io_priority().as_ref()) {
+        process::validate_io_priority(p).map_err(bad)?;
+    }
+    if let Some(s) = spec.process().as_ref().and_then(|p| p.scheduler().as_ref()) {
+        process::sched_attr(s).map_err(bad)?;
+    }
+    Ok(())
 }

@@ -97,6 +97,9 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     if let Some(fd) = ns_fd(st.pid, "pid")? {
         for_children.push((LinuxNamespaceType::Pid, fd));
     }
+    if let Some(fd) = ns_fd(st.pid, "time")? {
+        for_children.push((LinuxNamespaceType::Time, fd));
+    }
     let cgroup: Option<OwnedFd> = match &st.cgroup {
         Some(p) => {
             Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into())

@@ -70,6 +70,9 @@ fn setup(args: &ExecArgs, chan: &Channel) -> Result<(PathBuf, Option<super::List
         return Err(format!("cwd {} is outside the container", cwd.display()));
     }
     process::apply_rlimits(p.rlimits().as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    if let Some(per) = args.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::set_personality(per).map_err(|e| e.to_string())?;
+    }
     if let Some(adj) = p.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
     }

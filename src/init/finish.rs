@@ -70,6 +70,14 @@ pub fn finish(f: Finish) -> Result<(), String> {
     if !nnp {
         install_seccomp(f.seccomp, listener.take())?;
     }
+    // While the process still has its capabilities (a real-time class
+    // needs them).
+    if let Some(p) = process.io_priority() {
+        process::set_io_priority(p).map_err(|e| e.to_string())?;
+    }
+    if let Some(s) = process.scheduler() {
+        process::set_scheduler(s).map_err(|e| e.to_string())?;
+    }
     let caps = process.capabilities().as_ref();
     process::drop_bounding(caps).map_err(|e| e.to_string())?;
     process::switch_user(process.user()).map_err(|e| e.to_string())?;

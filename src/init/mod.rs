@@ -36,6 +36,8 @@ pub struct InitArgs<'a> {
     /// fds 3 .. 3+preserve_fds are handed to the program.
     pub preserve_fds: u32,
     pub cgroup: Option<&'a Path>,
+    /// Idmapped binds made by nook before the clone.
+    pub idmapped: Vec<(usize, OwnedFd)>,
     /// The exec fifo, opened read-write (so opening never blocks).
     pub fifo: OwnedFd,
     /// fds of nook's that init must not keep (the state lock, nook's end
@@ -77,12 +79,29 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
     // The host's /proc is still ours: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
     HOST_PID.store(host_pid.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
-    namespaces::join_all(&args.namespaces.join).map_err(|e| e.to_string())?;
+    let ns = args.namespaces;
+    if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
+        // Nothing may use our ids before nook has written the maps.
+        match chan.recv() {
+            Ok(Some(Msg::Continue)) => {}
+            _ => return Err("the runtime did not write the user namespace's id maps".into()),
+        }
+        become_root("linux.uidMappings")?;
+    }
+    namespaces::join_all(&ns.join).map_err(|e| e.to_string())?;
+    if ns.joins(LinuxNamespaceType::User) {
+        become_root("linux.namespaces: user")?;
+    }
+    if ns.unshare_after_join != 0 {
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(ns.unshare_after_join as i32))
+            .map_err(|e| format!("linux.namespaces: creating namespaces in the joined user namespace: {e}"))?;
+    }
     if args.namespaces.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("creating the cgroup namespace: {e}"))?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    apply_sysctl(args.spec)?;
 
     let process = args.spec.process().as_ref().ok_or("process: missing")?;
     if let Some(adj) = process.oom_score_adj() {
@@ -113,6 +132,8 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
             no_pivot: args.no_pivot,
             cgroup: args.cgroup,
             cgroupns: args.namespaces.new_cgroup,
+            userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
+            idmapped: &args.idmapped,
         };
         rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     } else {
@@ -125,6 +146,9 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
         crate::sys::setdomainname(d).map_err(|e| format!("domainname: {e}"))?;
     }
     process::apply_rlimits(process.rlimits().as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    if let Some(p) = args.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::set_personality(p).map_err(|e| e.to_string())?;
+    }
     nix::unistd::chdir(process.cwd()).map_err(|e| format!("process.cwd {}: {e}", process.cwd().display()))?;
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();
@@ -158,4 +182,32 @@ fn wait_for_start(fifo: &OwnedFd, chan: Channel) -> Result<(), String> {
 /// The raw fd numbers of `fds`, for `InitArgs::close`.
 pub fn raw(fds: &[&dyn AsRawFd]) -> Vec<i32> {
     fds.iter().map(|f| f.as_raw_fd()).collect()
+}
+
+/// Takes the user namespace's root ids (init came in with the host's,
+/// which the namespace may not map), as runc does after its maps are set.
+fn become_root(field: &str) -> Result<(), String> {
+    let root = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root, root, root)
+        .map_err(|e| format!("{field}: becoming gid 0 in the user namespace: {e}"))?;
+    let root = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(root, root, root)
+        .map_err(|e| format!("{field}: becoming uid 0 in the user namespace: {e}"))?;
+    if crate::process::setgroups_allowed() {
+        nix::unistd::setgroups(&[]).map_err(|e| format!("{field}: clearing the groups: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Writes `linux.sysctl` through /proc/sys while init is in the container's
+/// namespaces (validation allowed only namespaced keys), before the pivot.
+fn apply_sysctl(spec: &Spec) -> Result<(), String> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let mut keys: Vec<_> = sysctl.iter().collect();
+    keys.sort();
+    for (key, value) in keys {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| format!("linux.sysctl.{key}: writing {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

@@ -2,8 +2,10 @@
 //! capabilities, no_new_privs, and finding and exec'ing its program.
 
 mod caps;
+mod sched;
 
 pub use self::caps::{apply_capabilities, drop_bounding};
+pub use self::sched::{persona, sched_attr, set_io_priority, set_personality, set_scheduler, validate_io_priority};
 
 use nix::sys::resource::{setrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType, User};
@@ -24,6 +26,8 @@ pub enum ProcessError {
     NotFound(String, String),
     #[error("{0}: {1}")]
     Sys(&'static str, String),
+    #[error("{0}: {1}")]
+    Field(&'static str, String),
 }
 
 fn resource(t: PosixRlimitType) -> Resource {
@@ -71,7 +75,12 @@ pub fn switch_user(user: &User) -> Result<(), ProcessError> {
     let err = |what: &str, e: nix::Error| ProcessError::User(format!("{what}: {e}"));
     let gids: Vec<nix::unistd::Gid> =
         user.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&gids).map_err(|e| err("setgroups", e))?;
+    if setgroups_allowed() {
+        nix::unistd::setgroups(&gids).map_err(|e| err("setgroups", e))?;
+    } else if !gids.is_empty() {
+        // A user namespace with setgroups denied (rootless), as runc.
+        return Err(ProcessError::User("additionalGids: setgroups is denied in this user namespace".into()));
+    }
     nix::sys::prctl::set_keepcaps(true).map_err(|e| err("keepcaps", e))?;
     let gid = nix::unistd::Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| err(&format!("setgid {}", user.gid()), e))?;
@@ -79,6 +88,12 @@ pub fn switch_user(user: &User) -> Result<(), ProcessError> {
     nix::unistd::setresuid(uid, uid, uid).map_err(|e| err(&format!("setuid {}", user.uid()), e))?;
     nix::sys::prctl::set_keepcaps(false).map_err(|e| err("keepcaps", e))?;
     Ok(())
+}
+
+/// Whether setgroups(2) may be called: not in a user namespace whose
+/// /proc/self/setgroups says "deny".
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
 /// Finds args[0] as runc does: a name with a `/` is taken as is, any

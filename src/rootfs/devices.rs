@@ -1,5 +1,7 @@
 //! /dev inside the container: the default device nodes every runtime
 //! provides, the spec's `linux.devices`, and the standard symlinks.
+//! In a user namespace mknod is not allowed: the host's nodes at the same
+//! paths are bind-mounted instead (as runc does).
 
 use super::path::{create_in_root, open_in_root, Kind};
 use super::RootfsError;
@@ -28,9 +30,13 @@ const SYMLINKS: [(&str, &str); 5] = [
 
 /// Creates the default devices (unless the spec lists the same path) and
 /// the spec's devices.
-pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice]) -> Result<(), RootfsError> {
+pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice], userns: bool) -> Result<(), RootfsError> {
     for (path, major, minor) in DEFAULT_DEVICES {
         if spec_devices.iter().any(|d| d.path() == Path::new(path)) {
+            continue;
+        }
+        if userns {
+            bind_in_root(root, Path::new(path))?;
             continue;
         }
         mknod_in_root(root, Path::new(path), SFlag::S_IFCHR, major, minor, 0o666, 0, 0)?;
@@ -44,6 +50,10 @@ pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice]) -> Result<
                 return Err(RootfsError::Device(d.path().to_owned(), "type \"a\" is not a device node".into()))
             }
         };
+        if userns {
+            bind_in_root(root, d.path())?;
+            continue;
+        }
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
         mknod_in_root(
             root,
@@ -97,6 +107,20 @@ fn mknod_in_root(
     )
     .map_err(|e| err(e.into()))?;
     Ok(())
+}
+
+/// Bind-mounts the host's node at `path` onto an empty file at the same
+/// path inside the root.
+fn bind_in_root(root: BorrowedFd, path: &Path) -> Result<(), RootfsError> {
+    let err = |e: std::io::Error| RootfsError::Device(path.to_owned(), e.to_string());
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().ok_or_else(|| RootfsError::Device(path.to_owned(), "no file name".into()))?;
+    let dir = create_in_root(root, parent, Kind::Dir).map_err(err)?;
+    let _ = nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let src = crate::sys::open_tree(nix::fcntl::AT_FDCWD, path, crate::sys::OPEN_TREE_CLONE)
+        .map_err(|e| RootfsError::Device(path.to_owned(), format!("binding the host's node: {e}")))?;
+    let target = create_in_root(root, path, Kind::File).map_err(err)?;
+    crate::sys::move_mount(src.as_fd(), target.as_fd()).map_err(err)
 }
 
 /// /dev/fd, /dev/std{in,out,err} and /dev/ptmx, unless something is there.

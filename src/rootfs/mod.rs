@@ -13,7 +13,7 @@ use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-pub use mount::MountContext;
+pub use mount::{prepare_idmapped, MountContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -39,6 +39,10 @@ pub struct Plan<'a> {
     pub no_pivot: bool,
     pub cgroup: Option<&'a Path>,
     pub cgroupns: bool,
+    /// The container has a user namespace (devices are bound, not made).
+    pub userns: bool,
+    /// Idmapped binds nook made before the clone (see `prepare_idmapped`).
+    pub idmapped: &'a [(usize, OwnedFd)],
     /// Runs once the mounts are in place, before the process enters the
     /// root (the prestart, createRuntime and createContainer hooks).
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
@@ -57,14 +61,20 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     let root: OwnedFd = std::fs::File::open(plan.rootfs).map_err(step("opening the rootfs"))?.into();
 
     // 3. The spec's mounts, in order.
-    let ctx = MountContext { root: root.as_fd(), bundle: plan.bundle, cgroup: plan.cgroup, cgroupns: plan.cgroupns };
+    let ctx = MountContext {
+        root: root.as_fd(),
+        bundle: plan.bundle,
+        cgroup: plan.cgroup,
+        cgroupns: plan.cgroupns,
+        idmapped: plan.idmapped,
+    };
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
         mount::mount_one(&ctx, m, i)?;
     }
 
     // 4. /dev.
     let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
-    devices::create_devices(root.as_fd(), devs)?;
+    devices::create_devices(root.as_fd(), devs, plan.userns)?;
     devices::create_symlinks(root.as_fd())?;
 
     // 5. The cwd exists before anything runs in it (runc creates it too).

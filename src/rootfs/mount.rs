@@ -19,6 +19,9 @@ pub struct MountContext<'a> {
     /// mount when the container has no cgroup namespace of its own.
     pub cgroup: Option<&'a Path>,
     pub cgroupns: bool,
+    /// Idmapped binds made by nook before the clone: (index in `mounts`,
+    /// the detached mount).
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 /// Mounts one entry of the spec's `mounts` inside the root.
@@ -29,7 +32,17 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
     let typ = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_deref();
 
-    let (detached, kind) = if opts.bind || typ == "bind" {
+    let prepared = ctx.idmapped.iter().find(|(i, _)| *i == index);
+    let (detached, kind) = if let Some((_, fd)) = prepared {
+        let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
+        let src = if src.is_absolute() { src.to_path_buf() } else { ctx.bundle.join(src) };
+        let kind = if std::fs::metadata(&src).map_err(|e| field(format!("source {}: {e}", src.display())))?.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        (fd.try_clone().map_err(|e| field(format!("idmapped mount: {e}")))?, kind)
+    } else if opts.bind || typ == "bind" {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
         let src = if src.is_absolute() { src.to_path_buf() } else { ctx.bundle.join(src) };
         bind_source(&src, opts.recursive_bind || typ == "rbind")
@@ -105,4 +118,58 @@ fn cgroup_mount(ctx: &MountContext, opts: &MountOptions) -> std::io::Result<(Own
         .map(Path::to_path_buf)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the container has no cgroup"))?;
     bind_source(&dir, false)
+}
+
+/// Whether mount `m` is idmapped (its own mappings, or `idmap`/`ridmap`).
+fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
+    opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
+}
+
+/// Makes the idmapped bind mounts of `spec`, detached, in nook itself
+/// (before the clone, in the host's user namespace, which owns the source
+/// filesystems: a container's user namespace could not). Each gets a
+/// throwaway user namespace with the mount's mappings, or the container's
+/// when only `idmap`/`ridmap` is given. Init inherits the fds and attaches
+/// them. Errors name the mount.
+pub fn prepare_idmapped(spec: &oci_spec::runtime::Spec, bundle: &Path) -> Result<Vec<(usize, OwnedFd)>, RootfsError> {
+    let linux = spec.linux().as_ref();
+    let mut out = Vec::new();
+    for (index, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = m.destination();
+        let field = |msg: String| RootfsError::Mount { index, dest: dest.to_owned(), msg };
+        let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default()).map_err(field)?;
+        if !is_idmapped(m, &opts) {
+            continue;
+        }
+        let typ = m.typ().as_deref().unwrap_or("");
+        if !(opts.bind || typ == "bind" || typ == "rbind") {
+            return Err(field("idmapped mounts must be bind mounts".into()));
+        }
+        let (uid, gid) = match (m.uid_mappings(), m.gid_mappings()) {
+            (Some(u), Some(g)) => (u.clone(), g.clone()),
+            (None, None) => match linux.map(|l| (l.uid_mappings(), l.gid_mappings())) {
+                Some((Some(u), Some(g))) => (u.clone(), g.clone()),
+                _ => return Err(field("idmap without mappings needs the container's user namespace mappings".into())),
+            },
+            _ => return Err(field("uidMappings and gidMappings must be given together".into())),
+        };
+        if uid.is_empty() || gid.is_empty() {
+            return Err(field("uidMappings and gidMappings must not be empty".into()));
+        }
+        let src = m.source().as_deref().ok_or_else(|| field("a bind mount needs a source".into()))?;
+        let src = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
+        let recursive_bind = opts.recursive_bind || typ == "rbind";
+        let (tree, _) =
+            bind_source(&src, recursive_bind).map_err(|e| field(format!("source {}: {e}", src.display())))?;
+        let userns = crate::namespaces::throwaway_userns(&uid, &gid).map_err(|e| field(e.to_string()))?;
+        let attr = MountAttr {
+            attr_set: sys::MOUNT_ATTR_IDMAP,
+            userns_fd: std::os::fd::AsRawFd::as_raw_fd(&userns) as u64,
+            ..Default::default()
+        };
+        sys::mount_setattr(tree.as_fd(), opts.idmap == Some(true), &attr)
+            .map_err(|e| field(format!("idmapping {}: {e}", src.display())))?;
+        out.push((index, tree));
+    }
+    Ok(out)
 }

@@ -22,6 +22,8 @@ pub struct MountOptions {
     pub propagation: Option<(u64, bool)>,
     /// Options for the filesystem itself: `(key, value)`; a flag has no value.
     pub data: Vec<(String, Option<String>)>,
+    /// `idmap` (false) or `ridmap` (true): an idmapped bind mount.
+    pub idmap: Option<bool>,
 }
 
 enum Opt {
@@ -90,7 +92,7 @@ const SB_FLAGS: &[&str] = &["sync", "async", "dirsync", "mand", "nomand", "lazyt
 /// Accepted and meaningless here (runc ignores them too).
 const IGNORED: &[&str] = &["defaults", "remount", "iversion", "noiversion"];
 /// Accepted by runc, not by nook yet.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+const UNSUPPORTED: &[&str] = &["tmpcopyup"];
 
 impl MountOptions {
     /// Parses a mount's options; an error names the option.
@@ -109,6 +111,8 @@ impl MountOptions {
             } else if o == "rbind" {
                 m.bind = true;
                 m.recursive_bind = true;
+            } else if o == "idmap" || o == "ridmap" {
+                m.idmap = Some(o == "ridmap");
             } else if IGNORED.contains(&o) {
             } else if UNSUPPORTED.contains(&o) {
                 return Err(format!("mount option {o:?} is not supported by this version of nook yet"));
@@ -161,7 +165,14 @@ pub fn known_options() -> Vec<String> {
         &["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"];
     let mut v: Vec<String> = ATTRS.iter().map(|s| s.to_string()).collect();
     v.extend(ATTRS.iter().map(|s| format!("r{s}")));
-    v.extend(PROPAGATION.iter().chain(SB_FLAGS).chain(IGNORED).chain(&["bind", "rbind"]).map(|s| s.to_string()));
+    v.extend(
+        PROPAGATION
+            .iter()
+            .chain(SB_FLAGS)
+            .chain(IGNORED)
+            .chain(&["bind", "rbind", "idmap", "ridmap"])
+            .map(|s| s.to_string()),
+    );
     v.sort();
     v.dedup();
     v
@@ -210,8 +221,10 @@ mod tests {
 
     #[test]
     fn unsupported_and_empty_options_are_errors_naming_the_option() {
-        let e = MountOptions::parse(&["idmap".to_string()]).unwrap_err();
-        assert!(e.contains("\"idmap\""), "{e}");
+        let e = MountOptions::parse(&["tmpcopyup".to_string()]).unwrap_err();
+        assert!(e.contains("\"tmpcopyup\""), "{e}");
+        assert_eq!(parse(&["idmap"]).idmap, Some(false));
+        assert_eq!(parse(&["rbind", "ridmap"]).idmap, Some(true));
         assert!(MountOptions::parse(&[String::new()]).is_err());
     }
 }

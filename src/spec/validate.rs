@@ -71,6 +71,21 @@ pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError>
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(LinuxNamespaceType::Uts) {
         return Err(inv("domainname", "setting the domainname needs a uts namespace"));
     }
+    validate_user_ns(linux)?;
+    if let Some((name, _)) = linux.net_devices().iter().flatten().next() {
+        let own_net =
+            linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+        if !own_net {
+            return Err(inv(format!("linux.netDevices.{name}"), "needs a new network namespace"));
+        }
+    }
+
+    validate_sysctl(linux)?;
+    if linux.time_offsets().is_some()
+        && !linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none())
+    {
+        return Err(inv("linux.timeOffsets", "needs a new time namespace"));
+    }
     not_yet_supported(spec)?;
     Ok(rootfs)
 }
@@ -81,35 +96,8 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
     let mut unsupported: Vec<&str> = Vec::new();
-    if linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::User))
-    {
-        unsupported.push("linux.namespaces: user");
-    }
-    if linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Time))
-    {
-        unsupported.push("linux.namespaces: time");
-    }
-    if linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some()) {
-        unsupported.push("linux.uidMappings/gidMappings");
-    }
-    if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("linux.sysctl");
-    }
-    if linux.is_some_and(|l| l.time_offsets().is_some()) {
-        unsupported.push("linux.timeOffsets");
-    }
-    if linux.is_some_and(|l| l.personality().is_some()) {
-        unsupported.push("linux.personality");
-    }
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
         unsupported.push("linux.intelRdt");
-    }
-    if linux.is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty())) {
-        unsupported.push("linux.netDevices");
     }
     if linux.is_some_and(|l| l.memory_policy().is_some()) {
         unsupported.push("linux.memoryPolicy");
@@ -123,17 +111,129 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
         unsupported.push("process.selinuxLabel");
     }
-    if process.is_some_and(|p| p.io_priority().is_some()) {
-        unsupported.push("process.ioPriority");
-    }
-    if process.is_some_and(|p| p.scheduler().is_some()) {
-        unsupported.push("process.scheduler");
-    }
     if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
         unsupported.push("process.execCPUAffinity");
     }
     match unsupported.first() {
         Some(field) => Err(SpecError::invalid(*field, "not supported by this version of nook yet")),
         None => Ok(()),
+    }
+}
+
+/// runc's rules (libcontainer/configs/validate): a new user namespace needs
+/// both maps; maps need a user namespace; a user namespace joined by path
+/// brings its own maps, and cannot own a new pid namespace here.
+fn validate_user_ns(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    let user = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::User);
+    let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+    let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+    for (field, maps) in [("linux.uidMappings", uid), ("linux.gidMappings", gid)] {
+        if let Some(m) = maps.iter().find(|m| m.size() == 0) {
+            return Err(SpecError::invalid(field, format!("mapping of container id {} has size 0", m.container_id())));
+        }
+    }
+    match user {
+        None if !uid.is_empty() || !gid.is_empty() => {
+            Err(SpecError::invalid("linux.uidMappings", "id mappings need a user namespace in linux.namespaces"))
+        }
+        None => Ok(()),
+        Some(n) if n.path().is_none() => {
+            if uid.is_empty() {
+                return Err(SpecError::invalid("linux.uidMappings", "a new user namespace needs uid mappings"));
+            }
+            if gid.is_empty() {
+                return Err(SpecError::invalid("linux.gidMappings", "a new user namespace needs gid mappings"));
+            }
+            Ok(())
+        }
+        Some(_) => {
+            if !uid.is_empty() || !gid.is_empty() {
+                return Err(SpecError::invalid(
+                    "linux.uidMappings",
+                    "a user namespace joined by path has its own mappings; give none",
+                ));
+            }
+            let new_pid =
+                linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none());
+            if new_pid {
+                return Err(SpecError::invalid(
+                    "linux.namespaces",
+                    "a new pid namespace with a user namespace joined by path is not supported by this version of nook yet",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The kernel namespace a sysctl key belongs to, as runc decides it;
+/// `None` for keys that would change the host.
+fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(LinuxNamespaceType::Ipc)
+    } else if key.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if key == "kernel.domainname" || key == "kernel.hostname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
+    }
+}
+
+/// Only sysctls of a namespace the container does not share with the host
+/// are allowed (runc's rules); anything else is refused naming the key.
+fn validate_sysctl(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    let Some(sysctl) = linux.sysctl() else { return Ok(()) };
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let field = format!("linux.sysctl.{key}");
+        if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+            return Err(SpecError::invalid(field, "not a sysctl name (dot-separated, like net.ipv4.ip_forward)"));
+        }
+        let Some(t) = sysctl_namespace(key) else {
+            return Err(SpecError::invalid(
+                field,
+                "not in a namespace of the container's own: it would change the host",
+            ));
+        };
+        if key == "kernel.hostname" {
+            return Err(SpecError::invalid(field, "conflicts with the hostname field; use that"));
+        }
+        let ns = linux.namespaces().iter().flatten().find(|n| n.typ() == t);
+        let name = match t {
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::Network => "network",
+            _ => "uts",
+        };
+        match ns {
+            None => return Err(SpecError::invalid(field, format!("needs a {name} namespace of the container's own"))),
+            Some(n) => {
+                if let Some(p) = n.path() {
+                    if t == LinuxNamespaceType::Network && same_file(p, Path::new("/proc/self/ns/net")) {
+                        return Err(SpecError::invalid(field, "the network namespace given is the host's"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }

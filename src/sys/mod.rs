@@ -6,6 +6,7 @@
 //! O_CLOEXEC set, so nothing leaks into the container by construction.
 
 pub mod mount_api;
+pub mod netlink;
 
 use std::ffi::CString;
 use std::io;
@@ -161,4 +162,43 @@ pub fn execveat_fd(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> io::Er
         libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH);
     }
     io::Error::last_os_error()
+}
+
+/// personality(2): sets the execution domain (PER_LINUX, PER_LINUX32).
+pub fn personality(persona: u64) -> io::Result<()> {
+    // SAFETY: plain integer argument.
+    check(unsafe { libc::personality(persona as libc::c_ulong) } as libc::c_long).map(|_| ())
+}
+
+/// ioprio_set(2) for the calling process (IOPRIO_WHO_PROCESS, who 0).
+pub fn ioprio_set_self(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let prio = (class << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: plain integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio as libc::c_long) }).map(|_| ())
+}
+
+/// `struct sched_attr` for sched_setattr(2) (with the utilization clamps).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+    pub sched_util_min: u32,
+    pub sched_util_max: u32,
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr_self(attr: &SchedAttr) -> io::Result<()> {
+    let mut a = *attr;
+    a.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `a` is a valid repr(C) sched_attr of the size given in it.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &a as *const SchedAttr, 0) }).map(|_| ())
 }
