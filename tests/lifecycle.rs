@@ -410,3 +410,19 @@ fn a_fresh_session_keyring_unless_no_new_keyring() {
         assert_eq!(has, expect, "{flag:?}: {}", stdout(&out));
     }
 }
+
+#[test]
+fn masked_and_readonly_paths() {
+    let script = "wc -c < /proc/kcore; ls /proc/acpi | wc -l; touch /proc/acpi/x 2>/dev/null || echo acpi-ro; \
+                  echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo sys-ro; \
+                  grep -E ' /(proc/acpi|sys/firmware) ' /proc/self/mountinfo | cut -d' ' -f3";
+    let b = Bundle::new("masked", &["sh", "-c", script]);
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stdout(&out);
+    let l: Vec<&str> = s.lines().collect();
+    assert_eq!(&l[..4], ["0", "0", "acpi-ro", "sys-ro"], "{s}");
+    // Every masked directory shares one read-only tmpfs.
+    assert_eq!(l.len(), 6, "{s}");
+    assert_eq!(l[4], l[5], "{s}");
+}

@@ -58,24 +58,27 @@ fn owned(fd: libc::c_long) -> OwnedFd {
 /// Load a device program; on failure, the verifier log is in the error.
 pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
     let license = b"Apache\0";
-    let mut log = vec![0u8; 64 * 1024];
-    let mut attempt = |with_log: bool| {
+    // The log buffer is only wanted to explain a failure: allocating (and
+    // faulting in) 64 KiB on every load would be waste.
+    let mut log = Vec::new();
+    let attempt = |with_log: bool, log: &mut Vec<u8>| {
         let mut a = Attr::new();
         a.put_u32(0, BPF_PROG_TYPE_CGROUP_DEVICE)
             .put_u32(4, insns.len() as u32)
             .put_u64(8, insns.as_ptr() as u64)
             .put_u64(16, license.as_ptr() as u64);
         if with_log {
+            log.resize(64 * 1024, 0);
             a.put_u32(24, 1).put_u32(28, log.len() as u32).put_u64(32, log.as_mut_ptr() as u64);
         }
         // prog_name at offset 48 (char[16]).
         a.0[48..52].copy_from_slice(b"nook");
         bpf(BPF_PROG_LOAD, &mut a).map(owned)
     };
-    match attempt(false) {
+    match attempt(false, &mut log) {
         Ok(fd) => Ok(fd),
         Err(e) => {
-            let _ = attempt(true);
+            let _ = attempt(true, &mut log);
             let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
             let text = String::from_utf8_lossy(&log[..end]);
             Err(io::Error::new(e.kind(), format!("{e}; verifier log: {}", text.trim())))
@@ -127,11 +130,18 @@ pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
 pub fn replace_device_program(cgroup: impl AsFd, insns: &[Insn]) -> io::Result<()> {
     let cg = cgroup.as_fd();
     let old = query(cg)?;
-    let prog = load_device_program(insns)?;
-    attach(cg, prog.as_fd())?;
+    attach_device_program(cg, insns)?;
     for id in old {
         let fd = prog_fd_by_id(id)?;
         detach(cg, fd.as_fd())?;
     }
     Ok(())
+}
+
+/// Load and attach a device program to a cgroup that has none yet (one
+/// just created): no need to ask the kernel what to replace.
+pub fn attach_device_program(cgroup: impl AsFd, insns: &[Insn]) -> io::Result<()> {
+    let cg = cgroup.as_fd();
+    let prog = load_device_program(insns)?;
+    attach(cg, prog.as_fd())
 }

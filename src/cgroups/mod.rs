@@ -196,7 +196,13 @@ impl Cgroup {
         let cg = Cgroup::open(chain.last().unwrap())?;
         cg.apply(plan)?;
         if let Some(rules) = devices {
-            cg.set_devices(rules)?;
+            if undo.created.last() == chain.last() {
+                // A cgroup made just now has no device program to replace.
+                bpf::attach_device_program(&cg.dir, &devices::compile(rules))
+                    .map_err(|source| CgroupError::Bpf { op: "load and attach", source })?;
+            } else {
+                cg.set_devices(rules)?;
+            }
         }
         Ok(cg)
     }

@@ -98,8 +98,9 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     let masked = linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or_default();
     if !masked.is_empty() {
         let devnull = open_dev_null(new_root.as_fd())?;
+        let mut shared_tmpfs = None;
         for p in masked {
-            mask_path(new_root.as_fd(), Path::new(p), devnull.as_fd())?;
+            mask_path(new_root.as_fd(), Path::new(p), devnull.as_fd(), &mut shared_tmpfs)?;
         }
     }
     for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or_default() {
@@ -162,8 +163,11 @@ fn open_dev_null(root: BorrowedFd) -> Result<OwnedFd, RootfsError> {
 }
 
 /// Hides `p`: a file under the null device, a directory under an empty
-/// read-only tmpfs. A path that does not exist needs no masking.
-fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd) -> Result<(), RootfsError> {
+/// read-only tmpfs. A path that does not exist needs no masking. Every
+/// masked directory shares one tmpfs (as runc 1.5 does): the first is
+/// made, the others are clones of its mount, which is much cheaper than a
+/// new superblock each.
+fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd, shared: &mut Option<OwnedFd>) -> Result<(), RootfsError> {
     let err = |e: std::io::Error| RootfsError::Field {
         field: "linux.maskedPaths".into(),
         msg: format!("{}: {e}", p.display()),
@@ -172,12 +176,20 @@ fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd) -> Result<(), Root
     let md = nix::sys::stat::fstat(target.as_fd()).map_err(|e| err(e.into()))?;
     let is_dir = md.st_mode & libc::S_IFMT == libc::S_IFDIR;
     let cover = if is_dir {
-        let opts = options::MountOptions {
-            attr: MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() },
-            data: vec![("size".into(), Some("0".into()))],
-            ..Default::default()
-        };
-        mount::new_fs("tmpfs", None, &opts).map_err(err)?
+        if let Some(first) = shared {
+            sys::open_tree(first.as_fd(), Path::new(""), sys::OPEN_TREE_CLONE).map_err(err)?
+        } else {
+            let opts = options::MountOptions {
+                attr: MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() },
+                data: vec![("size".into(), Some("0".into()))],
+                ..Default::default()
+            };
+            let fresh = mount::new_fs("tmpfs", None, &opts).map_err(err)?;
+            sys::move_mount(fresh.as_fd(), target.as_fd()).map_err(err)?;
+            // Once attached, the mount can be cloned on any kernel.
+            *shared = Some(fresh);
+            return Ok(());
+        }
     } else if md.st_mode & libc::S_IFMT == libc::S_IFLNK {
         // A symlink points somewhere we resolve anyway; runc leaves these.
         return Ok(());
