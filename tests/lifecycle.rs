@@ -413,7 +413,7 @@ fn a_fresh_session_keyring_unless_no_new_keyring() {
 
 #[test]
 fn masked_and_readonly_paths() {
-    let script = "wc -c < /proc/kcore; ls /proc/acpi | wc -l; touch /proc/acpi/x 2>/dev/null || echo acpi-ro; \
+    let script = "wc -c < /proc/keys; ls /proc/acpi | wc -l; touch /proc/acpi/x 2>/dev/null || echo acpi-ro; \
                   echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo sys-ro; \
                   grep -E ' /(proc/acpi|sys/firmware) ' /proc/self/mountinfo | cut -d' ' -f3";
     let b = Bundle::new("masked", &["sh", "-c", script]);
