@@ -6,6 +6,7 @@
 //! O_CLOEXEC set, so nothing leaks into the container by construction.
 
 pub mod mount_api;
+pub mod tty;
 
 use std::ffi::CString;
 use std::io;
