@@ -161,6 +161,8 @@ fn exec_tty_sends_a_pty_owned_by_the_process_user() {
     // shared device nodes are never chowned.
     converse(&mut master, "stat -c %u:%g /dev/pts/0\n", "1000:5");
     converse(&mut master, "stat -c null=%u:%g:%a /dev/null\n", "null=0:0:666");
+    // Only an init's terminal becomes /dev/console (this init has none).
+    converse(&mut master, "test -e /dev/console || echo no-console\n", "\nno-console");
     converse(&mut master, LEAKS, "leaks=0");
 
     master.write_all(b"exit\n").unwrap();
@@ -296,5 +298,22 @@ fn an_interactive_run_in_tmux() {
     // nook put its terminal back as it found it.
     let (before, after) = (std::fs::read_to_string(before).unwrap(), std::fs::read_to_string(after).unwrap());
     assert_eq!(before, after, "the terminal was not restored");
+    b.assert_clean();
+}
+
+#[test]
+fn a_fake_ptmx_is_refused() {
+    // /dev/pts is a tmpfs holding the null device under the name ptmx: the
+    // pty must come from a real devpts, or not at all.
+    let b = with_terminal("tty-fake", &["true"]);
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev/pts" {
+                *m = json!({"destination": "/dev/pts", "type": "tmpfs", "source": "tmpfs"});
+            }
+        }
+        c["linux"]["devices"] = json!([{"path": "/dev/pts/ptmx", "type": "c", "major": 1, "minor": 3}]);
+    });
+    assert_one_line_error(&b.with_bundle("run", &[]), "not the ptmx of a devpts filesystem");
     b.assert_clean();
 }

@@ -84,7 +84,7 @@ fn setup(
     let env = p.env().as_deref().unwrap_or_default();
     let program = process::find_executable(argv.first().ok_or("args: empty")?, env).map_err(|e| e.to_string())?;
     // In the container's mount namespace and root now: its /dev/pts.
-    set_up_terminal(p, console_socket, chan)?;
+    set_up_terminal(p, console_socket, chan, false)?;
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }

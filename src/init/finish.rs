@@ -46,12 +46,21 @@ pub fn connect_listener(spec: &Spec, id: &str, bundle: &Path) -> Result<Listener
 /// (so this runs inside the container's root), makes it the process's
 /// controlling terminal and stdio, and hands the master to the console
 /// socket (connected by nook beforehand, from the host) or, without one,
-/// to nook over the setup channel. The master is not kept here.
-pub fn set_up_terminal(process: &Process, socket: Option<OwnedFd>, chan: &Channel) -> Result<(), String> {
+/// to nook over the setup channel. The master is not kept here. With
+/// `dev_console`: also bind it onto /dev/console (the container's init only).
+pub fn set_up_terminal(
+    process: &Process,
+    socket: Option<OwnedFd>,
+    chan: &Channel,
+    dev_console: bool,
+) -> Result<(), String> {
     if !process.terminal().unwrap_or(false) {
         return Ok(());
     }
     let pty = console::open_pty()?;
+    if dev_console {
+        crate::rootfs::mount_console(pty.peer.as_fd()).map_err(|e| e.to_string())?;
+    }
     let clamp = |v: u64| v.min(u16::MAX as u64) as u16;
     let size = process.console_size().as_ref().map(|b| console::winsize(clamp(b.height()), clamp(b.width())));
     console::attach(pty.peer.as_fd(), size, process.user().uid())?;

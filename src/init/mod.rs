@@ -137,7 +137,7 @@ fn setup(
     let env = process.env().as_deref().unwrap_or_default();
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
     // The terminal comes from the container's own /dev/pts, now mounted.
-    set_up_terminal(process, console_socket, chan)?;
+    set_up_terminal(process, console_socket, chan, true)?;
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
