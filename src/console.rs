@@ -151,11 +151,14 @@ impl Relay {
         };
         let stdin = relay.stdin.as_fd();
         if nix::unistd::isatty(stdin).unwrap_or(false) {
-            let saved = termios::tcgetattr(stdin)?;
-            let mut raw = saved.clone();
-            termios::cfmakeraw(&mut raw);
-            termios::tcsetattr(stdin, SetArg::TCSANOW, &raw)?;
-            relay.saved = Some(saved);
+            // A terminal that refuses raw mode still gets relayed (cooked).
+            if let Ok(saved) = termios::tcgetattr(stdin) {
+                let mut raw = saved.clone();
+                termios::cfmakeraw(&mut raw);
+                if termios::tcsetattr(stdin, SetArg::TCSANOW, &raw).is_ok() {
+                    relay.saved = Some(saved);
+                }
+            }
             relay.resize();
         }
         Ok(relay)
