@@ -223,12 +223,13 @@ fn a_detached_terminal_needs_a_console_socket() {
     assert_one_line_error(&r.nook(&["exec", "--console-socket", sock.arg(), &r.id, "true"]), "--console-socket");
 }
 
-/// A tmux server of this test's own.
-struct Tmux(String);
+/// A tmux server of this test's own (its socket in the bundle directory,
+/// removed with it).
+struct Tmux(PathBuf);
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-L").arg(&self.0).args(args).env("TERM", "xterm").output().unwrap()
+        Command::new("tmux").arg("-S").arg(&self.0).args(args).env("TERM", "xterm").output().unwrap()
     }
 
     fn pane(&self) -> String {
@@ -258,7 +259,7 @@ impl Drop for Tmux {
 fn an_interactive_run_in_tmux() {
     let b = Bundle::new("tty-tmux", &["sh"]);
     b.edit(|c| c["process"]["terminal"] = true.into());
-    let tmux = Tmux(format!("nook-{}", b.id));
+    let tmux = Tmux(b.dir.join("tmux.sock"));
     let before = b.dir.join("stty.before");
     let after = b.dir.join("stty.after");
     let script = format!(
