@@ -1,11 +1,15 @@
 //! The channel between `nook` and the container's init while it is being
 //! set up: a SOCK_SEQPACKET socketpair carrying small typed messages, one
-//! datagram each, so a message is never split or merged.
+//! datagram each, so a message is never split or merged. A message may
+//! carry one fd (SCM_RIGHTS): the pty master that a foreground `run` or
+//! `exec` relays itself.
 
 use nix::errno::Errno;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// A message on the setup channel.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,6 +23,9 @@ pub enum Msg {
     /// init → nook: the mounts are ready; run the prestart and
     /// createRuntime hooks, then answer `Continue`.
     Hooks,
+    /// init → nook: the pty master, attached (no --console-socket: nook
+    /// relays the terminal itself).
+    Pty,
 }
 
 impl Msg {
@@ -27,6 +34,7 @@ impl Msg {
             Msg::Ready => b"R".to_vec(),
             Msg::Continue => b"C".to_vec(),
             Msg::Hooks => b"H".to_vec(),
+            Msg::Pty => b"P".to_vec(),
             Msg::Error(s) => [b"E".as_slice(), s.as_bytes()].concat(),
         }
     }
@@ -36,6 +44,7 @@ impl Msg {
             Some((b'R', [])) => Ok(Msg::Ready),
             Some((b'C', [])) => Ok(Msg::Continue),
             Some((b'H', [])) => Ok(Msg::Hooks),
+            Some((b'P', [])) => Ok(Msg::Pty),
             Some((b'E', rest)) => Ok(Msg::Error(String::from_utf8_lossy(rest).into_owned())),
             _ => Err(io::Error::new(io::ErrorKind::InvalidData, "malformed message from init")),
         }
@@ -53,25 +62,60 @@ pub fn pair() -> io::Result<(Channel, Channel)> {
 
 impl Channel {
     pub fn send(&self, msg: &Msg) -> io::Result<()> {
+        self.send_with(msg, None)
+    }
+
+    /// Sends `msg` with `fd` attached.
+    pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd) -> io::Result<()> {
+        self.send_with(msg, Some(fd))
+    }
+
+    fn send_with(&self, msg: &Msg, fd: Option<BorrowedFd>) -> io::Result<()> {
         let data = msg.encode();
+        let iov = [IoSlice::new(&data)];
+        let fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+        let cmsg: Vec<ControlMessage> = if fds.is_empty() { vec![] } else { vec![ControlMessage::ScmRights(&fds)] };
         loop {
-            match send(self.0.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL) {
+            match sendmsg::<()>(self.0.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
                 Err(Errno::EINTR) => continue,
                 r => return r.map(|_| ()).map_err(Into::into),
             }
         }
     }
 
-    /// Receives one message; `Ok(None)` when the other end closed.
+    /// Receives one message; `Ok(None)` when the other end closed. An fd
+    /// that came with it is closed.
     pub fn recv(&self) -> io::Result<Option<Msg>> {
+        Ok(self.recv_fd()?.map(|(m, _)| m))
+    }
+
+    /// Receives one message and the fd attached to it, if any (received
+    /// close-on-exec).
+    pub fn recv_fd(&self) -> io::Result<Option<(Msg, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; 8192];
         loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(0) => return Ok(None),
-                Ok(n) => return Msg::decode(&buf[..n]).map(Some),
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([RawFd; 1]);
+            let (n, fds) =
+                match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                    Ok(r) => {
+                        let mut fds = Vec::new();
+                        for c in r.cmsgs()? {
+                            if let ControlMessageOwned::ScmRights(f) = c {
+                                fds.extend(f);
+                            }
+                        }
+                        (r.bytes, fds)
+                    }
+                };
+            // SCM_RIGHTS just installed these fds in our table: ours to own.
+            let mut fds = fds.into_iter().filter_map(|f| crate::sys::owned(f as libc::c_long).ok());
+            if n == 0 {
+                return Ok(None);
             }
+            return Msg::decode(&buf[..n]).map(|m| Some((m, fds.next())));
         }
     }
 }
@@ -95,5 +139,19 @@ mod tests {
         }
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (a, b) = pair().unwrap();
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        a.send_fd(&Msg::Pty, std::os::fd::AsFd::as_fd(&file)).unwrap();
+        let (m, fd) = b.recv_fd().unwrap().unwrap();
+        assert_eq!(m, Msg::Pty);
+        let fd = fd.expect("an fd");
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "received fds are close-on-exec");
+        a.send(&Msg::Ready).unwrap();
+        assert!(matches!(b.recv_fd().unwrap(), Some((Msg::Ready, None))));
     }
 }

@@ -37,7 +37,6 @@ fn each_invalid_field_is_named() {
         ("process.args", Box::new(|c| c["process"]["args"] = json!([]))),
         ("process.cwd", Box::new(|c| c["process"]["cwd"] = "relative/dir".into())),
         ("process.env[0]", Box::new(|c| c["process"]["env"] = json!(["NOEQUALS"]))),
-        ("process.terminal", Box::new(|c| c["process"]["terminal"] = true.into())),
         ("ociVersion", Box::new(|c| c["ociVersion"] = "2.0.0".into())),
         ("hostname", Box::new(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "uts"))),
         (

@@ -56,6 +56,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             systemd_cgroup: false,
+            foreground: false,
         }
     }
 }
@@ -75,7 +76,7 @@ pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<i32> {
 
 pub fn run(cli: &Cli, a: &RunArgs) -> anyhow::Result<i32> {
     prologue(cli)?;
-    let create = CreateOptions { systemd_cgroup: cli.systemd_cgroup, ..a.create.options() };
+    let create = CreateOptions { systemd_cgroup: cli.systemd_cgroup, foreground: !a.detach, ..a.create.options() };
     let opts = RunOptions { create, detach: a.detach, keep: a.keep };
     let code = container::run(&cli.root, &opts)?;
     crate::logger::debug(|| format!("exited with {code}"));

@@ -137,7 +137,7 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> anyhow::Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        console_socket: a.console_socket.clone(),
     };
-    let _ = &a.console_socket;
     Ok(container::exec(&cli.root, &opts)?)
 }

@@ -26,6 +26,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
+    /// A foreground `run`: with `process.terminal` and no
+    /// `--console-socket`, the pty master comes back to nook to relay.
+    pub foreground: bool,
 }
 
 /// A container that `create` just made. The state lock stays held while
@@ -34,6 +37,9 @@ pub struct Created {
     pub dir: ContainerDir,
     pub state: State,
     pub pidfd: OwnedFd,
+    /// The pty master, for a foreground run to relay (see
+    /// `CreateOptions::foreground`).
+    pub pty: Option<OwnedFd>,
 }
 
 /// Removes whatever a failed create made, in reverse order.
@@ -54,6 +60,25 @@ impl Drop for Undo {
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
+        }
+    }
+}
+
+/// runc's rules for terminals and `--console-socket`: a detached process
+/// with a terminal needs somewhere to send the pty master, and a console
+/// socket without a terminal would wait for one forever. Returns the
+/// socket, connected (from the host, before init leaves its paths behind).
+pub(super) fn check_terminal(terminal: bool, socket: Option<&Path>, detached: bool) -> Result<Option<OwnedFd>> {
+    match socket {
+        None if terminal && detached => Err(ContainerError::Other(
+            "process.terminal: cannot allocate a terminal when nook detaches without --console-socket".into(),
+        )),
+        None => Ok(None),
+        Some(_) if !terminal => Err(ContainerError::Other(
+            "--console-socket: only used with a terminal (process.terminal, or exec -t)".into(),
+        )),
+        Some(p) => {
+            crate::console::connect(p).map(Some).map_err(|e| ContainerError::Other(format!("--console-socket: {e}")))
         }
     }
 }
@@ -81,13 +106,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = crate::spec::load(&opts.bundle)?;
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) {
-        return Err(crate::spec::SpecError::invalid(
-            "process.terminal",
-            "terminals are not supported by this version of nook yet",
-        )
-        .into());
-    }
+    let console_socket =
+        check_terminal(process.terminal().unwrap_or(false), opts.console_socket.as_deref(), !opts.foreground)?;
     check_preserved_fds(opts.preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
     check_process_settings(spec)?;
@@ -173,6 +193,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 fifo,
                 idmapped,
                 close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
+                console_socket,
             };
             init::run(args, child_end)
         }
@@ -189,21 +210,24 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 namespaces::write_id_maps(pid, uid, gid)?;
                 parent_end.send(&Msg::Continue).map_err(other("resuming init after the id maps"))?;
             }
-            let mut reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
-            if reply == Some(Msg::Hooks) {
-                let state = crate::hooks::state_json(&st.id, "creating", pid, &st.bundle, &st.annotations);
-                for kind in [crate::hooks::Kind::Prestart, crate::hooks::Kind::CreateRuntime] {
-                    crate::hooks::run(spec.hooks().as_ref(), kind, &state)
-                        .map_err(|e| ContainerError::Init(e.to_string()))?;
+            drop(console_socket);
+            let mut pty = None;
+            loop {
+                match parent_end.recv_fd().map_err(other("waiting for the container's init"))? {
+                    Some((Msg::Hooks, _)) => {
+                        let state = crate::hooks::state_json(&st.id, "creating", pid, &st.bundle, &st.annotations);
+                        for kind in [crate::hooks::Kind::Prestart, crate::hooks::Kind::CreateRuntime] {
+                            crate::hooks::run(spec.hooks().as_ref(), kind, &state)
+                                .map_err(|e| ContainerError::Init(e.to_string()))?;
+                        }
+                        parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
+                    }
+                    Some((Msg::Pty, Some(fd))) if opts.foreground && pty.is_none() => pty = Some(fd),
+                    Some((Msg::Ready, _)) => break,
+                    Some((Msg::Error(msg), _)) => return Err(ContainerError::Init(msg)),
+                    Some((m, _)) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),
+                    None => return Err(ContainerError::Init("the container's init exited during setup".into())),
                 }
-                parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
-                reply = parent_end.recv().map_err(other("waiting for the container's init"))?;
-            }
-            match reply {
-                Some(Msg::Ready) => {}
-                Some(Msg::Error(msg)) => return Err(ContainerError::Init(msg)),
-                Some(m) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),
-                None => return Err(ContainerError::Init("the container's init exited during setup".into())),
             }
             // The container's network devices, moved in while init waits
             // for start (renamed as asked).
@@ -229,7 +253,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             undo.cgroup = None;
             crate::logger::debug(|| format!("init {pid} ready"));
             let dir = undo.dir.take().expect("set");
-            Ok(Created { dir, state: st, pidfd })
+            Ok(Created { dir, state: st, pidfd, pty })
         }
     }
 }

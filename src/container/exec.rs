@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// Receives the pty master (with a terminal).
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Namespace types in the order a process joins them (user first: it owns
@@ -79,13 +81,11 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());
     }
-    if opts.process.terminal().unwrap_or(false) {
-        return Err(crate::spec::SpecError::invalid(
-            "process.terminal",
-            "terminals are not supported by this version of nook yet",
-        )
-        .into());
-    }
+    let console_socket = super::create::check_terminal(
+        opts.process.terminal().unwrap_or(false),
+        opts.console_socket.as_deref(),
+        opts.detach,
+    )?;
 
     let mut join = Vec::new();
     for (t, name) in JOIN_ORDER {
@@ -142,21 +142,28 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
                 seccomp: seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 close,
+                console_socket,
             };
             init::run_exec(args, child_end)
         }
         Forked::Parent { pid, pidfd } => {
             drop(child_end);
+            drop(console_socket);
             let kill = |e: ContainerError| {
                 let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                 e
             };
-            match parent_end.recv().map_err(other("waiting for the process"))? {
-                Some(Msg::Ready) => {}
-                Some(Msg::Error(msg)) => return Err(kill(ContainerError::Init(msg))),
-                Some(m) => return Err(kill(ContainerError::Other(format!("unexpected message: {m:?}")))),
-                None => return Err(kill(ContainerError::Init("the process exited during setup".into()))),
+            let mut pty = None;
+            loop {
+                match parent_end.recv_fd() {
+                    Err(e) => return Err(kill(other("waiting for the process")(e))),
+                    Ok(Some((Msg::Pty, Some(fd)))) if !opts.detach && pty.is_none() => pty = Some(fd),
+                    Ok(Some((Msg::Ready, _))) => break,
+                    Ok(Some((Msg::Error(msg), _))) => return Err(kill(ContainerError::Init(msg))),
+                    Ok(Some((m, _))) => return Err(kill(ContainerError::Other(format!("unexpected message: {m:?}")))),
+                    Ok(None) => return Err(kill(ContainerError::Init("the process exited during setup".into()))),
+                }
             }
             if let Some(pf) = &opts.pid_file {
                 super::create::write_pid_file(pf, pid).map_err(kill)?;
@@ -164,7 +171,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
             if opts.detach {
                 return Ok(0);
             }
-            wait_forwarding(pid, pidfd, &set)
+            wait_forwarding(pid, pidfd, &set, pty)
         }
     }
 }

@@ -52,10 +52,10 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
     }
     // Other commands (kill, state, delete) may act on the container while
     // it runs: let go of its lock until it has exited.
-    let super::Created { dir, state, pidfd } = c;
+    let super::Created { dir, state, pidfd, pty } = c;
     drop(dir);
     crate::logger::debug(|| "started".into());
-    let code = wait_forwarding(state.pid, pidfd, &set)?;
+    let code = wait_forwarding(state.pid, pidfd, &set, pty)?;
     crate::logger::debug(|| format!("init exited: {code}"));
     if !opts.keep {
         match ContainerDir::open(root, &state.id) {
@@ -71,25 +71,47 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
     Ok(code)
 }
 
-/// Waits for init to exit, forwarding every blocked signal to it.
-pub(super) fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet) -> Result<i32> {
+/// Waits for the process to exit, forwarding every blocked signal to it.
+/// With `pty` (a terminal and no --console-socket), also relays between
+/// nook's stdio and the pty master; SIGWINCH then resizes the pty instead
+/// of being forwarded (the kernel signals the terminal's foreground group).
+pub(super) fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet, pty: Option<OwnedFd>) -> Result<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).map_err(other("signalfd"))?;
+    // Restores the terminal when dropped, on every way out of here.
+    let mut relay = pty.map(crate::console::Relay::new).transpose().map_err(other("terminal"))?;
     loop {
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(r) = &relay {
+            fds.extend(r.poll_fds());
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => r.map_err(other("waiting for the container"))?,
         };
-        if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+        let revents: Vec<PollFlags> = fds.iter().map(|f| f.revents().unwrap_or(PollFlags::empty())).collect();
+        drop(fds);
+        if revents[1].contains(PollFlags::POLLIN) {
             if let Ok(Some(info)) = sfd.read_signal() {
-                let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), info.ssi_signo as i32);
+                match &relay {
+                    Some(r) if info.ssi_signo == Signal::SIGWINCH as u32 => r.resize(),
+                    _ => {
+                        let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), info.ssi_signo as i32);
+                    }
+                }
             }
         }
-        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+        if let Some(r) = &mut relay {
+            r.handle(&revents[2..]);
+        }
+        if !revents[0].is_empty() {
             break;
         }
     }
+    if let Some(r) = &mut relay {
+        r.drain();
+    }
+    drop(relay);
     loop {
         match waitpid(nix::unistd::Pid::from_raw(pid), None) {
             Err(nix::errno::Errno::EINTR) => continue,

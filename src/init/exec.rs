@@ -2,7 +2,7 @@
 //! nook born in the container's cgroup and pid namespace, which joins the
 //! container's other namespaces, then becomes the process.
 
-use super::finish::{connect_listener, finish, Finish};
+use super::finish::{connect_listener, finish, set_up_terminal, Finish};
 use super::signals;
 use crate::namespaces;
 use crate::process;
@@ -23,14 +23,17 @@ pub struct ExecArgs<'a> {
     pub preserve_fds: u32,
     /// fds of nook's that the process must not keep.
     pub close: Vec<i32>,
+    /// `--console-socket`, connected by nook (with `process.terminal`).
+    pub console_socket: Option<OwnedFd>,
 }
 
 /// Runs the exec'd process's setup; never returns.
-pub fn run_exec(args: ExecArgs, chan: Channel) -> ! {
+pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
-    match setup(&args, &chan) {
+    let console_socket = args.console_socket.take();
+    match setup(&args, &chan, console_socket) {
         Ok((program, listener)) => {
             drop(chan);
             let f = Finish {
@@ -53,7 +56,11 @@ pub fn run_exec(args: ExecArgs, chan: Channel) -> ! {
     }
 }
 
-fn setup(args: &ExecArgs, chan: &Channel) -> Result<(PathBuf, Option<super::Listener>), String> {
+fn setup(
+    args: &ExecArgs,
+    chan: &Channel,
+    console_socket: Option<OwnedFd>,
+) -> Result<(PathBuf, Option<super::Listener>), String> {
     signals::prepare().map_err(|e| format!("signals: {e}"))?;
     let listener = match args.seccomp.filter(|f| f.has_listener()) {
         None => None,
@@ -79,6 +86,8 @@ fn setup(args: &ExecArgs, chan: &Channel) -> Result<(PathBuf, Option<super::List
     let argv = p.args().as_deref().unwrap_or_default();
     let env = p.env().as_deref().unwrap_or_default();
     let program = process::find_executable(argv.first().ok_or("args: empty")?, env).map_err(|e| e.to_string())?;
+    // In the container's mount namespace and root now: its /dev/pts.
+    set_up_terminal(p, console_socket, chan, false)?;
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }

@@ -3,9 +3,12 @@
 //! capabilities, umask, no_new_privs, closing nook's fds, exec.
 
 use super::signals;
+use crate::console;
 use crate::process;
 use crate::seccomp::Filter;
+use crate::sync::{Channel, Msg};
 use oci_spec::runtime::{ContainerProcessState, Process, Spec};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where a seccomp listener fd goes: a socket connected before the process
@@ -37,6 +40,35 @@ pub fn connect_listener(spec: &Spec, id: &str, bundle: &Path) -> Result<Listener
     st.set_annotations(spec.annotations().clone());
     let state = crate::seccomp::container_process_state(sc, host_pid, st);
     Ok(Listener { stream, path, state })
+}
+
+/// With `process.terminal`: allocates a pty from the container's devpts
+/// (so this runs inside the container's root), makes it the process's
+/// controlling terminal and stdio, and hands the master to the console
+/// socket (connected by nook beforehand, from the host) or, without one,
+/// to nook over the setup channel. The master is not kept here. With
+/// `dev_console`: also bind it onto /dev/console (the container's init only).
+pub fn set_up_terminal(
+    process: &Process,
+    socket: Option<OwnedFd>,
+    chan: &Channel,
+    dev_console: bool,
+) -> Result<(), String> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(());
+    }
+    let pty = console::open_pty()?;
+    if dev_console {
+        crate::rootfs::mount_console(pty.peer.as_fd()).map_err(|e| e.to_string())?;
+    }
+    let clamp = |v: u64| v.min(u16::MAX as u64) as u16;
+    let size = process.console_size().as_ref().map(|b| console::winsize(clamp(b.height()), clamp(b.width())));
+    console::attach(pty.peer.as_fd(), size, process.user().uid())?;
+    match socket {
+        Some(sock) => console::send_fd_on(sock.as_fd(), pty.master.as_fd(), console::MASTER_NAME)
+            .map_err(|e| format!("--console-socket: sending the pty master: {e}")),
+        None => chan.send_fd(&Msg::Pty, pty.master.as_fd()).map_err(|e| format!("sending the pty master: {e}")),
+    }
 }
 
 /// Installs the filter and hands its listener fd (if any) over.

@@ -12,7 +12,7 @@ mod finish;
 mod signals;
 
 pub use exec::{run_exec, ExecArgs};
-use finish::{connect_listener, finish, Finish, Listener};
+use finish::{connect_listener, finish, set_up_terminal, Finish, Listener};
 
 use crate::hooks::Kind;
 use crate::namespaces::{self, Namespaces};
@@ -43,14 +43,17 @@ pub struct InitArgs<'a> {
     /// fds of nook's that init must not keep (the state lock, nook's end
     /// of the channel, the cgroup dir).
     pub close: Vec<i32>,
+    /// `--console-socket`, connected by nook (with `process.terminal`).
+    pub console_socket: Option<OwnedFd>,
 }
 
 /// Runs init; never returns. `chan` is init's end of the setup channel.
-pub fn run(args: InitArgs, chan: Channel) -> ! {
+pub fn run(mut args: InitArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
-    match setup(&args, &chan) {
+    let console_socket = args.console_socket.take();
+    match setup(&args, &chan, console_socket) {
         Ok((program, listener)) => {
             let process = args.spec.process().as_ref().expect("validated");
             let f =
@@ -74,7 +77,11 @@ pub fn run(args: InitArgs, chan: Channel) -> ! {
 }
 
 /// Everything that can fail while `create` is still waiting.
-fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>), String> {
+fn setup(
+    args: &InitArgs,
+    chan: &Channel,
+    console_socket: Option<OwnedFd>,
+) -> Result<(PathBuf, Option<Listener>), String> {
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
     // The host's /proc is still ours: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
@@ -153,6 +160,8 @@ fn setup(args: &InitArgs, chan: &Channel) -> Result<(PathBuf, Option<Listener>),
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
+    // The terminal comes from the container's own /dev/pts, now mounted.
+    set_up_terminal(process, console_socket, chan, true)?;
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))

@@ -212,3 +212,29 @@ fn readonly_path(root: BorrowedFd, p: &Path) -> Result<(), RootfsError> {
     sys::mount_setattr(tree.as_fd(), true, &attr).map_err(err)?;
     sys::move_mount(tree.as_fd(), target.as_fd()).map_err(err)
 }
+
+/// Bind-mounts the container's terminal onto /dev/console, as runc does for
+/// a container's init. The source is the pty peer's fd itself (never a
+/// /dev/pts/N path); the target is opened inside the root without following
+/// a symlink, and must be a regular file or a character device (a missing
+/// one is created as an empty file). A read-only /dev that has no
+/// /dev/console is left as it is.
+pub fn mount_console(peer: BorrowedFd) -> Result<(), RootfsError> {
+    let root: OwnedFd = std::fs::File::open("/").map_err(step("opening /"))?.into();
+    let console = Path::new("/dev/console");
+    let target = match path::open_in_root(root.as_fd(), console, true).map_err(step("/dev/console"))? {
+        Some(fd) => fd,
+        None => match path::create_in_root(root.as_fd(), console, path::Kind::File) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => return Ok(()),
+            Err(e) => return Err(RootfsError::Step("creating /dev/console", e.to_string())),
+        },
+    };
+    let md = nix::sys::stat::fstat(target.as_fd()).map_err(step("/dev/console"))?;
+    let kind = md.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(RootfsError::Step("/dev/console", "not a file or character device".into()));
+    }
+    let tree = sys::open_tree(peer, Path::new(""), sys::OPEN_TREE_CLONE).map_err(step("binding /dev/console"))?;
+    sys::move_mount(tree.as_fd(), target.as_fd()).map_err(step("binding /dev/console"))
+}

@@ -35,6 +35,8 @@ const APPLETS: &[&str] = &[
     "pwd",
     "mknod",
     "rm",
+    "stty",
+    "tty",
 ];
 
 pub struct Bundle {
