@@ -15,7 +15,8 @@ Every runtime runs in one private mount namespace with cgroup2 mounted on
 
 Writes target/bench/results.{md,json}, target/bench/chart.png and
 docs/performance.md. It measures and reports; it asserts nothing about
-timing. Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
+timing. `bench.py --docs-only` rewrites docs/performance.md from the last
+results.json. Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
 BENCH_WARMUP (3).
 """
 
@@ -591,6 +592,21 @@ def cpu_stats(runtimes, bundle, runs):
     out = {}
     for n, v in s.items():
         out[n] = {k: statistics.median(x.get(k, 0.0) for x in v) for k in ("task-clock", "page-faults", "context-switches")}
+    # Start-up alone: `--version` (and /bin/true for scale), mean of 30.
+    startup = {}
+    for name, argv in [("/bin/true", ["/bin/true"])] + [(f"{rt.name} --version", [rt.binary, "--version"]) for rt in runtimes]:
+        call(["perf", "stat", "-x", ",", "-r", "30", "-o", path, "-e", "task-clock,page-faults", "--"] + argv)
+        vals = {}
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 2 and parts[0] and not line.startswith("#"):
+                    try:
+                        vals[parts[2]] = float(parts[0])
+                    except ValueError:
+                        pass
+        startup[name] = vals
+    out["startup"] = startup
     return out
 
 
@@ -681,6 +697,8 @@ def breakdown_md(res):
         out.append("| runtime | task-clock ms | page faults | context switches |\n|---|---|---|---|")
         for n in ORDER:
             out.append(f"| {n} | {cpu[n]['task-clock']:.2f} | {cpu[n]['page-faults']:.0f} | {cpu[n]['context-switches']:.0f} |")
+        out.append("\nStart-up alone (`perf stat -r 30`, mean): " + "; ".join(
+            f"`{k}` {v.get('task-clock', 0):.2f} ms CPU, {v.get('page-faults', 0):.0f} faults" for k, v in cpu.get("startup", {}).items()) + ".")
         out.append("")
     dl = b["debug_log"]
     out.append(f"**Untraced, `nook --debug --log`** (median of {b['debug_runs']} `run`s; the stamps count from the start "
@@ -825,7 +843,18 @@ Machine-readable: target/bench/results.json; chart: target/bench/chart.png.
 
 # --------------------------------------------------------------------------
 
+def docs_only():
+    """`bench.py --docs-only`: rewrites docs/performance.md from the last
+    target/bench/results.json (after editing bench/notes.md)."""
+    with open(os.path.join(OUT, "results.json")) as f:
+        res = json.load(f)
+    write_docs(res, tables(res))
+    print("bench: docs/performance.md rewritten from target/bench/results.json")
+
+
 def main():
+    if "--docs-only" in sys.argv:
+        return docs_only()
     if os.geteuid() != 0:
         sys.exit("bench: needs root")
     enter_namespace()
