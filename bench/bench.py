@@ -729,11 +729,6 @@ def breakdown_md(res):
         out.append(f"\n**`perf trace -f {name} run`** (median of {pt['runs']} traces; {pt['syscalls']:.0f} syscalls, "
                    f"{pt['wall_ms']:.1f} ms traced wall; perf trace adds ≈10 µs per syscall, so count × 0.01 ms "
                    "of the wall is tracing overhead):\n")
-        if name == "nook" and pt.get("phases"):
-            out.append("| phase of `nook run` (between landmark syscalls) | ms (traced) |\n|---|---|")
-            for k, v in pt["phases"].items():
-                out.append(f"| {k} | {v:.3f} |")
-            out.append("")
         out.append("| syscall | calls | total ms (traced) |\n|---|---|---|")
         for r in pt["top"][:12]:
             out.append(f"| {r['syscall']} | {r['calls']:.0f} | {r['ms']:.3f} |")
@@ -817,8 +812,10 @@ runs each, the parallel ones {res['params']['par_runs']}. The harness is a subre
 container's init is waited for the same way (waitpid on the pid from `--pid-file`; methods seen:
 {res['wait_methods']}). Times are wall-clock around each command as spawned from Python
 (the spawn of `/bin/true` itself costs {res['breakdown']['kernel_floor']['spawn /bin/true']['median']:.2f} ms
-the same way). Peak RSS is `ru_maxrss` from wait4 on the `create` process (it covers the image nook
-re-executes itself into, and children it reaps, not the container). The benchmark asserts nothing.
+the same way). Peak RSS is `ru_maxrss` of the `create` process through `{' '.join(TIME)}` (it covers
+the image nook re-executes itself into, and children it reaps, not the container; from Python
+directly, a vfork()ed child would start from Python's own RSS). All state roots (`--root`)
+are on a tmpfs at {STATE}, private to the benchmark's mount namespace. The benchmark asserts nothing.
 
 ## Results
 
@@ -861,7 +858,10 @@ def main():
     become_subreaper()
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(os.path.join(REPO, "docs"), exist_ok=True)
-    shutil.rmtree(STATE, ignore_errors=True)
+    # State roots on a tmpfs (as /run usually is; here / is ext4), private
+    # to this mount namespace: it goes away with it.
+    os.makedirs(STATE, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nook-bench", STATE], check=True)
     started = time.time()
     load_before = os.getloadavg()
     runtimes = [Runtime("nook", NOOK), Runtime("crun", shutil.which("crun")), Runtime("runc", shutil.which("runc"))]
@@ -941,7 +941,6 @@ def main():
         f.write(header + table_md + "\n")
     chart(res, os.path.join(OUT, "chart.png"))
     write_docs(res, table_md)
-    shutil.rmtree(STATE, ignore_errors=True)
     print(header + table_md)
     print(f"\nbench: {res['elapsed_s']:.0f} s; target/bench/results.{{md,json}}, target/bench/chart.png, docs/performance.md")
 
