@@ -28,6 +28,7 @@ import platform
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -569,6 +570,59 @@ def landmark_phases(text):
     }
 
 
+def device_programs(runtimes, bundle):
+    """The BPF_CGROUP_DEVICE programs each runtime attaches to a created
+    container's cgroup: verified_insns (the verifier's work, which is most
+    of PROG_LOAD's cost) from /proc/self/fdinfo of each program."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    SYS_bpf, PROG_QUERY, PROG_GET_FD_BY_ID, CGROUP_DEVICE = 321, 16, 13, 6
+
+    def bpf(cmd, attr):
+        buf = ctypes.create_string_buffer(bytes(attr), 128)
+        r = libc.syscall(SYS_bpf, cmd, buf, 128)
+        if r < 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return r, buf
+
+    def progs(cg):
+        fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            ids = (ctypes.c_uint32 * 16)()
+            _, buf = bpf(PROG_QUERY, struct.pack("IIIIQI", fd, CGROUP_DEVICE, 0, 0, ctypes.addressof(ids), 16))
+            out = []
+            for i in range(struct.unpack_from("I", buf.raw, 24)[0]):
+                pfd, _ = bpf(PROG_GET_FD_BY_ID, struct.pack("III", ids[i], 0, 0))
+                with open(f"/proc/self/fdinfo/{pfd}") as f:
+                    info = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+                os.close(pfd)
+                out.append({k: info.get(k, "").strip() for k in ("prog_tag", "verified_insns", "memlock")})
+            return out
+        finally:
+            os.close(fd)
+
+    result = {}
+    for rt in runtimes:
+        cid = new_id(rt)
+        try:
+            call(rt.cmd("create", "--bundle", bundle, cid))
+            cg = None
+            for dirpath, dirs, _ in os.walk("/sys/fs/cgroup"):
+                if os.path.basename(dirpath).endswith(cid) or os.path.basename(dirpath) == cid:
+                    cg = dirpath
+                    break
+                if dirpath.count("/") > 5:
+                    dirs[:] = []
+            result[rt.name] = progs(cg) if cg else None
+        except (OSError, RuntimeError) as e:
+            log(f"device programs of {rt.name}: {e}")
+            result[rt.name] = None
+        finally:
+            call(rt.cmd("delete", "--force", cid), check=False)
+            reap_strays()
+    return result
+
+
 def cpu_stats(runtimes, bundle, runs):
     """CPU time (perf stat task-clock, which counts the container's init
     too for `run`), page faults and context switches per `run`."""
@@ -699,6 +753,19 @@ def breakdown_md(res):
             out.append(f"| {n} | {cpu[n]['task-clock']:.2f} | {cpu[n]['page-faults']:.0f} | {cpu[n]['context-switches']:.0f} |")
         out.append("\nStart-up alone (`perf stat -r 30`, mean): " + "; ".join(
             f"`{k}` {v.get('task-clock', 0):.2f} ms CPU, {v.get('page-faults', 0):.0f} faults" for k, v in cpu.get("startup", {}).items()) + ".")
+        out.append("")
+    dp = b.get("device_programs")
+    if dp:
+        out.append("**Device-cgroup BPF programs attached to a created container** (from the kernel: "
+                   "`verified_insns` is the verifier's work, most of PROG_LOAD's cost):\n")
+        out.append("| runtime | programs | verified_insns | tag |\n|---|---|---|---|")
+        for n in ORDER:
+            v = dp.get(n)
+            if v is None:
+                out.append(f"| {n} | ? | | |")
+            else:
+                out.append(f"| {n} | {len(v)} | {', '.join(p['verified_insns'] for p in v) or '–'} | "
+                           f"{', '.join(p['prog_tag'] for p in v) or '–'} |")
         out.append("")
     dl = b["debug_log"]
     out.append(f"**Untraced, `nook --debug --log`** (median of {b['debug_runs']} `run`s; the stamps count from the start "
@@ -923,6 +990,7 @@ def main():
     br["ablation_sealed"] = ablation_sealed(nook, bundle, RUNS)
     br["kernel_floor"] = kernel_floor(RUNS)
     perf_ok = shutil.which("perf") is not None
+    br["device_programs"] = device_programs(runtimes, bundle)
     br["landmarks"] = landmark_trace(nook, bundle, 15) if perf_ok else None
     br["cpu"] = cpu_stats(runtimes, bundle, 10) if perf_ok else None
     br["perf_trace"] = {rt.name: perf_trace(rt, bundle, 7) for rt in runtimes} if perf_ok else {}
