@@ -15,7 +15,8 @@ Every runtime runs in one private mount namespace with cgroup2 mounted on
 
 Writes target/bench/results.{md,json}, target/bench/chart.png and
 docs/performance.md. It measures and reports; it asserts nothing about
-timing. `bench.py --docs-only` rewrites docs/performance.md from the last
+timing. BENCH_MAX_LOAD / BENCH_WAIT_S: wait for a quieter machine first.
+`bench.py --docs-only` rewrites docs/performance.md from the last
 results.json. Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
 BENCH_WARMUP (3).
 """
@@ -43,6 +44,10 @@ STATE = "/run/nook-bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 PAR_RUNS = int(os.environ.get("BENCH_PAR_RUNS", "20"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+# Optional: wait (at most BENCH_WAIT_S seconds) for the 1-minute load
+# average to fall below BENCH_MAX_LOAD before starting.
+MAX_LOAD = float(os.environ.get("BENCH_MAX_LOAD", "0"))
+WAIT_S = float(os.environ.get("BENCH_WAIT_S", "300"))
 PAR_SIZES = (10, 50, 100)
 ORDER = ("nook", "crun", "runc")
 # GNU time if present; else BusyBox's, whose %M prints ru_maxrss × 4
@@ -708,6 +713,12 @@ def tables(res):
     lines.append("| peak RSS of `create` (KiB, ru_maxrss) | " + " | ".join(
         f"{rss[n]['median']:.0f} ({rss[n]['min']:.0f}–{rss[n]['max']:.0f})" for n in ORDER)
         + f" | {ratio(rss['nook']['median'], rss['crun']['median'])} | {ratio(rss['nook']['median'], rss['runc']['median'])} |")
+    mins = []
+    for key, label in (("lifecycle", "create+start+wait+delete"), ("run", "run")):
+        row = res["bench"][key]
+        mins.append(f"{label} {row['nook']['min'] / row['crun']['min']:.2f} (nook/crun), "
+                    f"{row['nook']['min'] / row['runc']['min']:.2f} (nook/runc)")
+    lines.append("\nRatios of the minima, less sensitive to other load on the machine: " + "; ".join(mins) + ".")
     lines.append(f"\nPeak RSS via `{' '.join(TIME)}`; the wrapper alone gives {res['rss_floor_kib']} KiB for /bin/true (a floor).")
     lc = res["bench"]["lifecycle_steps"]
     steps = ["", "Lifecycle by step (medians, ms):", "",
@@ -929,6 +940,11 @@ def main():
     # to this mount namespace: it goes away with it.
     os.makedirs(STATE, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nook-bench", STATE], check=True)
+    if MAX_LOAD > 0:
+        deadline = time.time() + WAIT_S
+        while os.getloadavg()[0] >= MAX_LOAD and time.time() < deadline:
+            log(f"load {os.getloadavg()[0]:.2f} ≥ BENCH_MAX_LOAD={MAX_LOAD}: waiting")
+            time.sleep(15)
     started = time.time()
     load_before = os.getloadavg()
     runtimes = [Runtime("nook", NOOK), Runtime("crun", shutil.which("crun")), Runtime("runc", shutil.which("runc"))]
