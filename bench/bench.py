@@ -38,8 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "target", "bench")
-NOOK = os.path.join(REPO, "target", "release", "nook")
-SECCOMP_BENCH = os.path.join(REPO, "target", "release", "examples", "seccomp_bench")
+NOOK = os.path.join(REPO, "target", "x86_64-unknown-linux-gnu", "release", "nook")
+SECCOMP_BENCH = os.path.join(REPO, "target", "x86_64-unknown-linux-gnu", "release", "examples", "seccomp_bench")
 STATE = "/run/nook-bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 PAR_RUNS = int(os.environ.get("BENCH_PAR_RUNS", "20"))
@@ -964,8 +964,8 @@ def main():
     B["lifecycle_steps"] = {n: {s: stat([x[s] for x in v]) for s in ("create", "start", "wait", "delete")} for n, v in lc.items()}
     B["run"] = {n: stat(v) for n, v in alternate(runtimes, lambda rt: bench_run(rt, bundle), RUNS, WARMUP, "run").items()}
 
-    # exec: nook has none yet; one long-running container per other runtime.
-    ex_rts = [rt for rt in runtimes if rt.name != "nook"]
+    # exec: one long-running container per runtime.
+    ex_rts = list(runtimes)
     targets = {}
     for rt in ex_rts:
         cid = new_id(rt)
@@ -977,8 +977,6 @@ def main():
         for rt in ex_rts:
             call(rt.cmd("delete", "--force", targets[rt.name]), check=False)
         reap_strays()
-    B["exec"]["nook"] = None
-    del B["exec"]["nook"]
 
     res["rss_floor_kib"] = rss_floor()
     B["rss_create_kib"] = {n: stat(v) for n, v in alternate(runtimes, lambda rt: bench_rss(rt, bundle), min(RUNS, 20), 1, "peak RSS of create (KiB)").items()}
