@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Format {
@@ -18,7 +17,9 @@ struct Logger {
     file: Option<std::fs::File>,
     format: Format,
     debug: bool,
-    start: Instant,
+    /// CLOCK_MONOTONIC nanoseconds when nook started (before a sealing
+    /// re-exec, if there was one: see `seal`).
+    start_ns: u64,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -36,8 +37,21 @@ pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) -> std:
         ),
         None => None,
     };
-    let _ = LOGGER.set(Logger { file, format, debug, start: Instant::now() });
+    let start_ns = std::env::var("_NOOK_T0").ok().and_then(|v| v.parse().ok()).unwrap_or_else(monotonic_ns);
+    let _ = LOGGER.set(Logger { file, format, debug, start_ns });
     Ok(())
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let t =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+/// When this nook started (CLOCK_MONOTONIC ns), for `seal` to hand on.
+pub fn start_ns() -> u64 {
+    LOGGER.get().map_or_else(monotonic_ns, |l| l.start_ns)
 }
 
 pub fn debug_enabled() -> bool {
@@ -83,7 +97,7 @@ pub fn warn(msg: &str) {
 /// Logs `msg()` with the milliseconds since start-up, if --debug is on.
 pub fn debug(msg: impl FnOnce() -> String) {
     if let Some(l) = LOGGER.get().filter(|l| l.debug) {
-        let ms = l.start.elapsed().as_secs_f64() * 1000.0;
+        let ms = monotonic_ns().saturating_sub(l.start_ns) as f64 / 1e6;
         write("debug", &format!("[{ms:.3} ms] {}", msg()));
     }
 }

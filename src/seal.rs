@@ -30,6 +30,7 @@ pub fn exe_is_sealed() -> io::Result<bool> {
 pub fn ensure_sealed(scratch: &Path) -> io::Result<()> {
     if std::env::var_os(MARKER).is_some() {
         std::env::remove_var(MARKER);
+        std::env::remove_var("_NOOK_T0");
         return if exe_is_sealed()? {
             Ok(())
         } else {
@@ -52,6 +53,10 @@ pub fn ensure_sealed(scratch: &Path) -> io::Result<()> {
         .map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).unwrap_or_default())
         .collect();
     envp.push(CString::new(format!("{MARKER}=1")).expect("no NUL"));
+    // With --debug, the re-executed image times its phases from here.
+    if crate::logger::debug_enabled() {
+        envp.push(CString::new(format!("_NOOK_T0={}", crate::logger::start_ns())).expect("no NUL"));
+    }
     Err(sys::execveat_fd(fd.as_fd(), &argv, &envp))
 }
 

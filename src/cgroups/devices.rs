@@ -192,6 +192,11 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
         insn(LDX_MEM_W, 4, 1, 4, 0),        // r4 = major
         insn(LDX_MEM_W, 5, 1, 8, 0),        // r5 = minor
     ];
+    // The last matching rule wins, bit by bit: walk the rules backwards,
+    // keeping in r3 the access bits no rule has decided yet. A rule for
+    // every access bit decides at once, with no register state to carry:
+    // that keeps the verifier's work (the bulk of BPF_PROG_LOAD's cost)
+    // close to the program's length.
     for r in rules.iter().rev() {
         // Build the block with jumps to "next" marked by off = i16::MIN,
         // then patch them to point past the block.
@@ -201,21 +206,25 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
             DevKind::Char => Some(DEV_CHAR),
             DevKind::Block => Some(DEV_BLOCK),
         };
+        let mut conditional = false;
         for (reg, v) in [(2, ty), (4, r.major), (5, r.minor)] {
             if let Some(v) = v {
                 block.push(insn(JMP32_JNE_K, reg, 0, i16::MIN, v as i32));
+                conditional = true;
             }
         }
-        block.push(insn(ALU32_MOV_X, 1, 3, 0, 0));
-        block.push(insn(ALU32_AND_K, 1, 0, 0, r.access as i32));
-        block.push(insn(JMP32_JEQ_K, 1, 0, i16::MIN, 0));
-        if r.allow {
+        let full = r.access & ACC_ALL == ACC_ALL;
+        if full {
+            // Every bit still undecided is decided here.
+        } else if r.allow {
             block.push(insn(ALU32_AND_K, 3, 0, 0, !r.access as i32));
             block.push(insn(JMP32_JNE_K, 3, 0, i16::MIN, 0));
-            block.push(insn(ALU32_MOV_K, 0, 0, 0, 1));
         } else {
-            block.push(insn(ALU32_MOV_K, 0, 0, 0, 0));
+            block.push(insn(ALU32_MOV_X, 1, 3, 0, 0));
+            block.push(insn(ALU32_AND_K, 1, 0, 0, r.access as i32));
+            block.push(insn(JMP32_JEQ_K, 1, 0, i16::MIN, 0));
         }
+        block.push(insn(ALU32_MOV_K, 0, 0, 0, i32::from(r.allow)));
         block.push(insn(JMP_EXIT, 0, 0, 0, 0));
         let len = block.len();
         for (i, ins) in block.iter_mut().enumerate() {
@@ -224,6 +233,11 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
             }
         }
         p.extend(block);
+        if full && !conditional {
+            // Nothing after an unconditional rule for every bit is reachable
+            // (and the verifier refuses unreachable code).
+            return p;
+        }
     }
     p.push(insn(ALU32_MOV_K, 0, 0, 0, 0));
     p.push(insn(JMP_EXIT, 0, 0, 0, 0));

@@ -428,6 +428,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                crate::logger::debug(|| format!("{} is busy, retrying in {delay:?}", dir.display()));
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(200));
             }
