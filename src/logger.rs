@@ -37,21 +37,9 @@ pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) -> std:
         ),
         None => None,
     };
-    let start_ns = std::env::var("_NOOK_T0").ok().and_then(|v| v.parse().ok()).unwrap_or_else(monotonic_ns);
+    let start_ns = crate::seal::first_image_start().unwrap_or_else(crate::sys::monotonic_ns);
     let _ = LOGGER.set(Logger { file, format, debug, start_ns });
     Ok(())
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-pub fn monotonic_ns() -> u64 {
-    let t =
-        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-}
-
-/// When this nook started (CLOCK_MONOTONIC ns), for `seal` to hand on.
-pub fn start_ns() -> u64 {
-    LOGGER.get().map_or_else(monotonic_ns, |l| l.start_ns)
 }
 
 pub fn debug_enabled() -> bool {
@@ -97,7 +85,7 @@ pub fn warn(msg: &str) {
 /// Logs `msg()` with the milliseconds since start-up, if --debug is on.
 pub fn debug(msg: impl FnOnce() -> String) {
     if let Some(l) = LOGGER.get().filter(|l| l.debug) {
-        let ms = monotonic_ns().saturating_sub(l.start_ns) as f64 / 1e6;
+        let ms = crate::sys::monotonic_ns().saturating_sub(l.start_ns) as f64 / 1e6;
         write("debug", &format!("[{ms:.3} ms] {}", msg()));
     }
 }

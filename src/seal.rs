@@ -16,6 +16,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 const MARKER: &str = "_NOOK_SEALED";
+const T0: &str = "_NOOK_T0";
+static FIRST_START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// When the image that re-executed this one started sealing
+/// (CLOCK_MONOTONIC ns), if this image is a sealed re-execution.
+pub fn first_image_start() -> Option<u64> {
+    FIRST_START.get().copied()
+}
 
 /// Whether the running binary sits on a read-only mount.
 pub fn exe_is_sealed() -> io::Result<bool> {
@@ -30,7 +38,10 @@ pub fn exe_is_sealed() -> io::Result<bool> {
 pub fn ensure_sealed(scratch: &Path) -> io::Result<()> {
     if std::env::var_os(MARKER).is_some() {
         std::env::remove_var(MARKER);
-        std::env::remove_var("_NOOK_T0");
+        if let Some(t) = std::env::var(T0).ok().and_then(|v| v.parse().ok()) {
+            let _ = FIRST_START.set(t);
+        }
+        std::env::remove_var(T0);
         return if exe_is_sealed()? {
             Ok(())
         } else {
@@ -53,10 +64,8 @@ pub fn ensure_sealed(scratch: &Path) -> io::Result<()> {
         .map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).unwrap_or_default())
         .collect();
     envp.push(CString::new(format!("{MARKER}=1")).expect("no NUL"));
-    // With --debug, the re-executed image times its phases from here.
-    if crate::logger::debug_enabled() {
-        envp.push(CString::new(format!("_NOOK_T0={}", crate::logger::start_ns())).expect("no NUL"));
-    }
+    // The re-executed image times its --debug phases from here.
+    envp.push(CString::new(format!("{T0}={}", sys::monotonic_ns())).expect("no NUL"));
     Err(sys::execveat_fd(fd.as_fd(), &argv, &envp))
 }
 

@@ -86,9 +86,45 @@ pub struct IdArg {
     pub id: String,
 }
 
+/// The subcommand and `--root` of a command line, read without clap: just
+/// enough to know whether this command enters a container.
+fn peek_command(args: &[std::ffi::OsString]) -> Option<(&str, PathBuf)> {
+    let mut root = PathBuf::from("/run/nook");
+    let mut it = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let a = a?;
+        match a {
+            "--root" => root = PathBuf::from(it.next()??),
+            "--log" | "--log-format" => {
+                it.next()?;
+            }
+            _ if a.starts_with("--root=") => root = PathBuf::from(&a[7..]),
+            // Anything else that is not a plain flag makes the quick look
+            // give up: clap will sort it out, and sealing happens later.
+            "--debug" | "--systemd-cgroup" => {}
+            _ if a.starts_with("--log=") || a.starts_with("--log-format=") || a.starts_with("--rootless=") => {}
+            _ if a.starts_with('-') => return None,
+            cmd => return Some((cmd, root)),
+        }
+    }
+    None
+}
+
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // A command that enters a container re-executes nook from a sealed
+    // copy (see `seal`) before anything else, so that the first image does
+    // as little as possible: no argument parsing, no logging set-up.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some((cmd, root)) = peek_command(&args) {
+        if matches!(cmd, "create" | "run" | "exec") {
+            if let Err(e) = crate::seal::ensure_sealed(&root.join(".seal")) {
+                eprintln!("nook: sealing the nook binary: {e}");
+                return 1;
+            }
+        }
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind::*;
@@ -136,5 +172,28 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => ps::ps(cli, a),
         Command::Update(a) => update::update(cli, a),
         Command::Events(a) => events::events(cli, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peek(args: &[&str]) -> Option<(String, PathBuf)> {
+        let v: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        peek_command(&v).map(|(c, r)| (c.to_owned(), r))
+    }
+
+    #[test]
+    fn the_quick_look_finds_the_command_and_root_as_clap_would() {
+        assert_eq!(peek(&["nook", "run", "x"]), Some(("run".into(), "/run/nook".into())));
+        assert_eq!(
+            peek(&["nook", "--root", "/r", "--log", "/l", "--log-format", "json", "--debug", "exec", "x"]),
+            Some(("exec".into(), "/r".into()))
+        );
+        assert_eq!(peek(&["nook", "--root=/q", "create", "x"]), Some(("create".into(), "/q".into())));
+        assert_eq!(peek(&["nook", "--rootless", "true", "run"]), None);
+        assert_eq!(peek(&["nook", "--root"]), None);
+        assert_eq!(peek(&["nook"]), None);
     }
 }

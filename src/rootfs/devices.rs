@@ -3,7 +3,7 @@
 //! In a user namespace mknod is not allowed: the host's nodes at the same
 //! paths are bind-mounted instead (as runc does).
 
-use super::path::{create_in_root, open_in_root, Kind};
+use super::path::{create_in_root, Kind};
 use super::RootfsError;
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
@@ -129,11 +129,12 @@ pub fn create_symlinks(root: BorrowedFd) -> Result<(), RootfsError> {
         .map_err(|e| RootfsError::Device("/dev".into(), e.to_string()))?;
     for (target, link) in SYMLINKS {
         let name = Path::new(link).file_name().expect("link has a name");
-        if open_in_root(root, Path::new(link), true).ok().flatten().is_some() {
-            continue;
+        // symlinkat never follows the last component: whatever the image
+        // has there (even a dangling symlink) is left alone.
+        match nix::unistd::symlinkat(target, dev.as_fd(), name) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(RootfsError::Device(link.into(), e.to_string())),
         }
-        nix::unistd::symlinkat(target, dev.as_fd(), name)
-            .map_err(|e| RootfsError::Device(link.into(), e.to_string()))?;
     }
     Ok(())
 }
