@@ -131,3 +131,29 @@ fn exec_bad_input_is_one_line() {
     }
     assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "not running");
 }
+
+#[test]
+fn exec_ends_cleanly_when_the_container_dies_first() {
+    let b = running("exec-dies");
+    let mut c = b.cmd(&["exec", &b.id, "sh", "-c", "sleep 100 & sleep 100"]);
+    let mut child = c.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    while stdout(&b.nook(&["ps", "--format", "json", &b.id])).matches(',').count() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(5), "the exec'd processes never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Killing the container's init ends its pid namespace: the exec'd
+    // shell and its child die with it, and nook exec reports the kill.
+    assert!(b.nook(&["kill", &b.id, "KILL"]).status.success());
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(137));
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "nook exec did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.nook(&["delete", &b.id]).status.success());
+    b.assert_clean();
+}
