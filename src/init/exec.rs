@@ -2,7 +2,7 @@
 //! nook born in the container's cgroup and pid namespace, which joins the
 //! container's other namespaces, then becomes the process.
 
-use super::finish::{connect_listener, finish, set_up_terminal, Finish};
+use super::finish::{conclude, connect_listener, finish, set_up_terminal, Finish};
 use super::signals;
 use crate::namespaces;
 use crate::process;
@@ -33,27 +33,18 @@ pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
         let _ = nix::unistd::close(*fd);
     }
     let console_socket = args.console_socket.take();
-    match setup(&args, &chan, console_socket) {
-        Ok((program, listener)) => {
-            drop(chan);
-            let f = Finish {
-                process: args.process,
-                program: &program,
-                seccomp: args.seccomp,
-                listener,
-                preserve_fds: args.preserve_fds,
-            };
-            if let Err(e) = finish(f) {
-                eprintln!("nook: {e}");
-            }
-            // SAFETY: _exit skips the parent's atexit handlers.
-            unsafe { libc::_exit(127) }
-        }
-        Err(msg) => {
-            let _ = chan.send(&Msg::Error(msg));
-            unsafe { libc::_exit(1) }
-        }
-    }
+    let setup = setup(&args, &chan, console_socket);
+    conclude(chan, setup, |(program, listener), chan| {
+        drop(chan);
+        let f = Finish {
+            process: args.process,
+            program: &program,
+            seccomp: args.seccomp,
+            listener,
+            preserve_fds: args.preserve_fds,
+        };
+        finish(f)
+    })
 }
 
 fn setup(

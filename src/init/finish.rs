@@ -132,3 +132,25 @@ pub fn finish(f: Finish) -> Result<(), String> {
     let env = process.env().as_deref().unwrap_or_default();
     Err(process::exec(f.program, argv, env).to_string())
 }
+
+/// Ends a clone of nook. A setup error is reported over the channel (the
+/// parent prints it) and the clone exits 1; otherwise `rest` runs, which
+/// execs the program and returns only an error: printed on the process's
+/// stderr, exit 127.
+pub fn conclude<T>(chan: Channel, setup: Result<T, String>, rest: impl FnOnce(T, Channel) -> Result<(), String>) -> ! {
+    match setup {
+        Ok(v) => {
+            if let Err(e) = rest(v, chan) {
+                eprintln!("nook: {e}");
+            }
+            // SAFETY: _exit is async-signal-safe and skips atexit handlers,
+            // which belong to the parent's copy of the process.
+            unsafe { libc::_exit(127) }
+        }
+        Err(msg) => {
+            let _ = chan.send(&Msg::Error(msg));
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}

@@ -12,7 +12,7 @@ mod finish;
 mod signals;
 
 pub use exec::{run_exec, ExecArgs};
-use finish::{connect_listener, finish, set_up_terminal, Finish, Listener};
+use finish::{conclude, connect_listener, finish, set_up_terminal, Finish, Listener};
 
 use crate::hooks::Kind;
 use crate::namespaces::{self, Namespaces};
@@ -53,27 +53,14 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
         let _ = nix::unistd::close(*fd);
     }
     let console_socket = args.console_socket.take();
-    match setup(&args, &chan, console_socket) {
-        Ok((program, listener)) => {
-            let process = args.spec.process().as_ref().expect("validated");
-            let f =
-                Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds };
-            let start_hooks = || {
-                let state = hook_state(&args, "created");
-                crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())
-            };
-            if let Err(e) = wait_for_start(&args.fifo, chan).and_then(|()| start_hooks()).and_then(|()| finish(f)) {
-                eprintln!("nook: {e}");
-            }
-            // SAFETY: _exit is async-signal-safe and skips atexit handlers,
-            // which belong to the parent's copy of the process.
-            unsafe { libc::_exit(127) }
-        }
-        Err(msg) => {
-            let _ = chan.send(&Msg::Error(msg));
-            unsafe { libc::_exit(1) }
-        }
-    }
+    let setup = setup(&args, &chan, console_socket);
+    conclude(chan, setup, |(program, listener), chan| {
+        wait_for_start(&args.fifo, chan)?;
+        let state = hook_state(&args, "created");
+        crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())?;
+        let process = args.spec.process().as_ref().expect("validated");
+        finish(Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds })
+    })
 }
 
 /// Everything that can fail while `create` is still waiting.
