@@ -67,13 +67,13 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
     if a.command.is_empty() {
         anyhow::bail!("exec: a command is required (or --process)");
     }
-    let st = crate::state::load_state(&cli.root.join(&a.id)).map_err(|e| match e {
+    let config = crate::state::load_config(&cli.root.join(&a.id)).map_err(|e| match e {
         crate::state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             crate::state::StateError::NotFound(a.id.clone())
         }
         e => e,
     })?;
-    let mut p = st.config.as_ref().and_then(|c| c.process().clone()).unwrap_or_default();
+    let mut p = config.process().clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
     let mut env = p.env().clone().unwrap_or_default();

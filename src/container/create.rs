@@ -134,8 +134,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         created,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: None,
-        config: Some(Box::new(spec.clone())),
+        hooks: spec.hooks().clone(),
     };
+    dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
 
     let cg: Cgroup = cgroup::create(linux, &opts.id, opts.systemd_cgroup)?;

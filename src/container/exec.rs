@@ -71,12 +71,9 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
         }
     }
     let st = c.state;
+    let spec = &state::load_config(&c.dir.path)?;
     // Other commands may act on the container while the process runs.
     drop(c.dir);
-    let spec = st
-        .config
-        .as_deref()
-        .ok_or_else(|| ContainerError::Other(format!("container {:?} has no saved config", st.id)))?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());

@@ -56,7 +56,7 @@ pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> C
 /// Runs the poststart or poststop hooks of a container. Their failure is
 /// a warning, as the runtime-spec asks, not an error.
 pub(crate) fn run_post_hooks(st: &State, kind: crate::hooks::Kind, status: &str) {
-    let hooks = st.config.as_ref().and_then(|c| c.hooks().as_ref());
+    let hooks = st.hooks.as_ref();
     let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
     if let Err(e) = crate::hooks::run(hooks, kind, &state) {
         crate::logger::warn(&e.to_string());

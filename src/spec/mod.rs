@@ -42,11 +42,19 @@ pub struct Bundle {
     /// Absolute path of the root filesystem.
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// config.json as read (kept in the state directory for `exec`).
+    pub raw: Vec<u8>,
 }
 
 /// Reads a JSON file of at most `max` bytes and deserializes it, naming the
 /// failing field (`process.user.uid: invalid type ...`) on error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, max: u64) -> Result<T, SpecError> {
+    let data = read_capped(path, max)?;
+    parse_json(&data).map_err(|(field, msg)| SpecError::Parse { path: path.to_owned(), field, msg })
+}
+
+/// Reads a file of at most `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, SpecError> {
     let io = |source| SpecError::Io { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -58,7 +66,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, max: u64) -> Resul
     if data.len() as u64 > max {
         return Err(SpecError::TooLarge { path: path.to_owned(), size: data.len() as u64, max });
     }
-    parse_json(&data).map_err(|(field, msg)| SpecError::Parse { path: path.to_owned(), field, msg })
+    Ok(data)
 }
 
 /// Deserializes JSON bytes; the error is (field path, message).
@@ -76,9 +84,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T, (Str
 pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
     let dir = std::path::absolute(bundle).map_err(|source| SpecError::Io { path: bundle.to_owned(), source })?;
     let config = dir.join("config.json");
-    let spec: Spec = read_json(&config, MAX_CONFIG_BYTES)?;
+    let raw = read_capped(&config, MAX_CONFIG_BYTES)?;
+    let spec: Spec = parse_json(&raw).map_err(|(field, msg)| SpecError::Parse { path: config.clone(), field, msg })?;
     let rootfs = validate::validate(&spec, &dir)?;
-    Ok(Bundle { dir, rootfs, spec })
+    Ok(Bundle { dir, rootfs, spec, raw })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
+pub const CONFIG_FILE: &str = "config.json";
 const MAX_STATE_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,10 +100,10 @@ pub struct State {
     /// Absolute path of the container's cgroup directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
-    /// The config the container was created from (`exec` starts from its
-    /// process, namespaces and seccomp profile, as runc's does).
+    /// The config's hooks (poststart and poststop run after create). The
+    /// whole config is kept beside, in config.json (see `load_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<Box<crate::spec::Spec>>,
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// The runtime-spec state plus runc's extra fields, as `nook state` prints it.
@@ -183,6 +184,14 @@ impl ContainerDir {
         std::fs::rename(&tmp, &target).map_err(io_err(&target))
     }
 
+    /// Keeps the config the container was made from, as it was read (no
+    /// re-serialization): `exec` starts from its process, namespaces and
+    /// seccomp profile, as runc's does. Written before the first state.
+    pub fn save_config(&self, raw: &[u8]) -> Result<(), StateError> {
+        let path = self.path.join(CONFIG_FILE);
+        std::fs::write(&path, raw).map_err(io_err(&path))
+    }
+
     /// Removes the directory and everything in it, then drops the lock.
     pub fn remove(self) -> Result<(), StateError> {
         std::fs::remove_dir_all(&self.path).map_err(io_err(&self.path))?;
@@ -206,6 +215,15 @@ impl ContainerDir {
 pub fn load_state(dir: &Path) -> Result<State, StateError> {
     let path = dir.join(STATE_FILE);
     crate::spec::read_json(&path, MAX_STATE_BYTES).map_err(|e| match e {
+        crate::spec::SpecError::Io { path, source } => StateError::Io { path, source },
+        other => StateError::Corrupt { path: path.clone(), msg: other.to_string() },
+    })
+}
+
+/// The config a container was created from (see `save_config`).
+pub fn load_config(dir: &Path) -> Result<crate::spec::Spec, StateError> {
+    let path = dir.join(CONFIG_FILE);
+    crate::spec::read_json(&path, crate::spec::MAX_CONFIG_BYTES).map_err(|e| match e {
         crate::spec::SpecError::Io { path, source } => StateError::Io { path, source },
         other => StateError::Corrupt { path: path.clone(), msg: other.to_string() },
     })
@@ -340,7 +358,7 @@ mod tests {
             created: rfc3339(std::time::SystemTime::now()),
             annotations: Default::default(),
             cgroup: None,
-            config: None,
+            hooks: None,
         };
         dir.save(&st).unwrap();
         assert_eq!(dir.load().unwrap().id, "c1");
