@@ -20,7 +20,8 @@ timing. BENCH_MAX_LOAD / BENCH_WAIT_S: wait for a quieter machine first.
 results.json. `bench.py --vm` (`make bench-vm`) runs `bench.py --vm-guest`
 in the test VM (integration/vm) with the full default bundle: the
 sequential benchmarks and peak RSS only, into target/bench/results-vm.json
-and its own section of docs/performance.md (which the host run keeps). Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
+and its own section of docs/performance.md (which the host run keeps;
+`bench.py --vm-docs-only` rewrites just that section from the JSON). Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
 BENCH_WARMUP (3).
 """
 
@@ -1133,6 +1134,13 @@ def vm_md(res):
             rat = [ratio(row["nook"]["median"], row[n]["median"]) if "nook" in row and n in row else "–"
                    for n in rts if n != "nook"]
             out.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(rat) + " |")
+        mins = [f"{label} " + ", ".join(f"{B[key]['nook']['min'] / B[key][n]['min']:.2f} (nook/{n})"
+                                        for n in rts if n != "nook" and n in B[key])
+                for key, label in (("lifecycle", "create+start+wait+delete"), ("run", "run"), ("exec", "exec"))
+                if key in B and "nook" in B[key]]
+        if mins:
+            out.append("\nRatios of the minima (less sensitive to the host's other load, which widens "
+                       "the min–max spread under emulation): " + "; ".join(mins) + ".")
         if "rss_floor_kib" in res:
             out.append(f"\nPeak RSS via `{' '.join(TIME)}`; the wrapper alone gives {res['rss_floor_kib']} KiB for /bin/true.")
         lc = B.get("lifecycle_steps")
@@ -1192,6 +1200,9 @@ def main():
         return vm_guest()
     if "--vm" in sys.argv:
         return vm_host()
+    if "--vm-docs-only" in sys.argv:
+        splice_vm_docs(vm_md(load_vm_results()))
+        return print("bench: the VM section of docs/performance.md rewritten from target/bench/results-vm.json")
     if os.geteuid() != 0:
         sys.exit("bench: needs root")
     enter_namespace()
