@@ -7,7 +7,7 @@ CARGO ?= cargo
 NOOK_RELEASE := target/x86_64-unknown-linux-gnu/release/nook
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo test test-host test-vm deps bench clean lint
+.PHONY: all build release demo test test-host test-vm deps bench bench-vm clean lint
 
 all: build
 

@@ -17,7 +17,11 @@ Writes target/bench/results.{md,json}, target/bench/chart.png and
 docs/performance.md. It measures and reports; it asserts nothing about
 timing. BENCH_MAX_LOAD / BENCH_WAIT_S: wait for a quieter machine first.
 `bench.py --docs-only` rewrites docs/performance.md from the last
-results.json. Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
+results.json. `bench.py --vm` (`make bench-vm`) runs `bench.py --vm-guest`
+in the test VM (integration/vm) with the full default bundle: the
+sequential benchmarks and peak RSS only, into target/bench/results-vm.json
+and its own section of docs/performance.md (which the host run keeps;
+`bench.py --vm-docs-only` rewrites just that section from the JSON). Environment knobs: BENCH_RUNS (default 30), BENCH_PAR_RUNS (20),
 BENCH_WARMUP (3).
 """
 
@@ -97,11 +101,12 @@ def reap_strays():
             return
 
 
-def prepare_bundle():
+def prepare_bundle(full=False):
     """One busybox bundle (hard links for applets, as scripts/demo.sh does),
     from `nook spec`, with ociVersion 1.0.2, no terminal, /bin/true, and
-    no linux.resources; plus a second config on the same rootfs that
-    sleeps (the target of exec)."""
+    no linux.resources (unless `full`: the VM keeps `nook spec`'s default
+    resources, i.e. the deny-all device rule); plus a second config on the
+    same rootfs that sleeps (the target of exec)."""
     bundle = os.path.join(OUT, "bundle")
     shutil.rmtree(bundle, ignore_errors=True)
     os.makedirs(os.path.join(bundle, "rootfs", "bin"))
@@ -116,7 +121,8 @@ def prepare_bundle():
     spec["ociVersion"] = "1.0.2"
     spec["process"]["terminal"] = False
     spec["process"]["args"] = ["/bin/true"]
-    spec["linux"].pop("resources", None)
+    if not full:
+        spec["linux"].pop("resources", None)
     with open(path, "w") as f:
         json.dump(spec, f, indent=2)
     sleeper = os.path.join(OUT, "bundle-sleep")
@@ -908,6 +914,7 @@ Machine-readable: target/bench/results.json; chart: target/bench/chart.png.
 
 {seccomp_md(res.get('seccomp'))}
 
+{vm_md(load_vm_results())}
 ## Where nook's time goes
 
 {breakdown_md(res)}
@@ -915,6 +922,263 @@ Machine-readable: target/bench/results.json; chart: target/bench/chart.png.
 {notes}
 """
     with open(os.path.join(REPO, "docs", "performance.md"), "w") as f:
+        f.write(doc)
+
+
+# --------------------------------------------------------------------------
+# The test VM (`make bench-vm`): the full default bundle, where crun can
+# load its device program (root has every capability in the guest).
+
+VM_RESULTS = os.path.join(OUT, "results-vm.json")
+VM_HEADING = "## In the test VM (full default bundle, TCG)"
+VM_TIMEOUT = 1500
+
+
+def arg_value(name, default):
+    if name in sys.argv:
+        return int(sys.argv[sys.argv.index(name) + 1])
+    return default
+
+
+def vm_guest():
+    """`bench.py --vm-guest [--runs N] [--warmup N]`, run by `bench.py --vm`
+    inside integration/vm/run-in-vm: the sequential benchmarks and peak RSS
+    with the full default bundle; prints one line of JSON on stdout (the
+    log goes to stderr)."""
+    global OUT
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root")
+    if os.environ.get("NOOK_IN_VM") != "1":
+        log("warning: NOOK_IN_VM is not 1; this mode is meant for integration/vm/run-in-vm")
+    runs, warmup = arg_value("--runs", 10), arg_value("--warmup", 2)
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"], capture_output=True, text=True).stdout.strip()
+    if fstype != "cgroup2fs":
+        sys.exit(f"bench: /sys/fs/cgroup is {fstype}, not cgroup2 (the guest mounts it; not mounted again here)")
+    # Bundle, pid files and state roots on tmpfs, not on the guest's
+    # overlay over the host's 9p root.
+    OUT = "/run/nook-bench-vm"
+    for d, name in ((OUT, "nook-bench-vm"), (STATE, "nook-bench")):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", name, d], check=True)
+    become_subreaper()
+    with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+        controllers = f.read().strip()
+    all_rts = [Runtime("nook", NOOK), Runtime("crun", shutil.which("crun")), Runtime("runc", shutil.which("runc"))]
+    bundle, sleeper = prepare_bundle(full=True)
+    with open(os.path.join(bundle, "config.json")) as f:
+        spec = json.load(f)
+    res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
+           "versions": {rt.name: rt.version() for rt in all_rts},
+           "binary_sizes": {rt.name: os.path.getsize(rt.binary) for rt in all_rts},
+           "params": {"runs": runs, "warmup": warmup, "rss_runs": min(runs, 5)},
+           "cgroup": f"cgroup2 at /sys/fs/cgroup (the guest's own), subtree_control: {controllers}",
+           "bundle": {"resources": spec["linux"].get("resources"),
+                      "namespaces": [n["type"] for n in spec["linux"].get("namespaces", [])],
+                      "maskedPaths": len(spec["linux"].get("maskedPaths", [])),
+                      "readonlyPaths": len(spec["linux"].get("readonlyPaths", [])),
+                      "ociVersion": spec["ociVersion"]},
+           "errors": {}, "bench": {}}
+    log(f"VM guest: kernel {res['machine']['kernel']}, {res['machine']['nproc']} CPUs; {runs} runs, {warmup} warm-up; "
+        f"full default bundle ({res['bundle']})")
+    started = time.time()
+    # A runtime that cannot run the bundle at all is reported (its stderr)
+    # and left out of the rest.
+    runtimes = []
+    for rt in all_rts:
+        try:
+            bench_lifecycle(rt, bundle)
+            runtimes.append(rt)
+        except RuntimeError as e:
+            log(f"{rt.name} fails with the full bundle: {e}")
+            res["errors"][rt.name] = str(e)
+        reap_strays()
+    B = res["bench"]
+
+    def part(key, fn):
+        try:
+            fn()
+        except RuntimeError as e:
+            log(f"{key}: {e}")
+            res["errors"][key] = str(e)
+        reap_strays()
+
+    def lifecycle():
+        lc = alternate(runtimes, lambda rt: bench_lifecycle(rt, bundle), runs, warmup, "create+start+wait+delete")
+        B["lifecycle"] = {n: stat([x["total"] for x in v]) for n, v in lc.items()}
+        B["lifecycle_steps"] = {n: {s: stat([x[s] for x in v]) for s in ("create", "start", "wait", "delete")}
+                                for n, v in lc.items()}
+
+    def run():
+        B["run"] = {n: stat(v) for n, v in alternate(runtimes, lambda rt: bench_run(rt, bundle), runs, warmup, "run").items()}
+
+    def exec_():
+        targets = {}
+        try:
+            for rt in runtimes:
+                cid = new_id(rt)
+                call(rt.cmd("run", "--detach", "--bundle", sleeper, cid))
+                targets[rt.name] = cid
+            B["exec"] = {n: stat(v) for n, v in alternate(
+                runtimes, lambda rt: bench_exec(rt, targets[rt.name]), runs, warmup, "exec").items()}
+        finally:
+            for rt in runtimes:
+                if rt.name in targets:
+                    call(rt.cmd("delete", "--force", targets[rt.name]), check=False)
+
+    def rss():
+        res["rss_floor_kib"] = rss_floor()
+        B["rss_create_kib"] = {n: stat(v) for n, v in alternate(
+            runtimes, lambda rt: bench_rss(rt, bundle), res["params"]["rss_runs"], 1, "peak RSS of create (KiB)").items()}
+
+    part("lifecycle", lifecycle)
+    part("run", run)
+    part("exec", exec_)
+    part("rss", rss)
+    res["device_programs"] = device_programs(runtimes, bundle)
+    res["spawn_true"] = kernel_floor(runs)["spawn /bin/true"]
+    res["wait_methods"] = ", ".join(f"{k}: {'/'.join(sorted(v))}" for k, v in sorted(WAIT_METHODS.items()))
+    res["elapsed_s"] = time.time() - started
+    print(json.dumps(res, default=str), flush=True)
+
+
+def vm_host():
+    """`bench.py --vm` (`make bench-vm`): boots the test VM, runs
+    `bench.py --vm-guest` there, writes target/bench/results-vm.json and
+    the VM section of docs/performance.md."""
+    runs, warmup = arg_value("--runs", 10), arg_value("--warmup", 2)
+    os.makedirs(OUT, exist_ok=True)
+    argv = [os.path.join(REPO, "integration", "vm", "run-in-vm"), "--timeout", str(VM_TIMEOUT), "--",
+            "/usr/bin/python3", "bench/bench.py", "--vm-guest", "--runs", str(runs), "--warmup", str(warmup)]
+    load_before = os.getloadavg()
+    log(f"host load {load_before}; {' '.join(argv)}")
+    t0 = time.time()
+    p = subprocess.run(argv, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    wall = time.time() - t0
+    with open(os.path.join(OUT, "vm-guest.log"), "w") as f:
+        f.write(p.stderr)
+    sys.stderr.write(p.stderr)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode != 0 or not lines:
+        sys.exit(f"bench: run-in-vm exit {p.returncode}, no results (stdout: {p.stdout[-2000:]!r}); "
+                 "guest log in target/bench/vm-guest.log")
+    res = json.loads(lines[-1])
+    res["host"] = {"machine": machine(), "load_before": load_before, "load_after": os.getloadavg(),
+                   "wall_s": wall, "run_in_vm": " ".join(argv[:4]) + " -- ..."}
+    with open(VM_RESULTS, "w") as f:
+        json.dump(res, f, indent=2, default=str)
+    md = vm_md(res)
+    splice_vm_docs(md)
+    print(md)
+    print(f"\nbench: VM run {wall:.0f} s; target/bench/results-vm.json, docs/performance.md ({VM_HEADING[3:]})")
+
+
+def load_vm_results():
+    try:
+        with open(VM_RESULTS) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def vm_md(res):
+    """The docs section for target/bench/results-vm.json."""
+    if not res:
+        return ""
+    m, h, prm = res["machine"], res.get("host", {}), res["params"]
+    rts = [n for n in ORDER if n not in res["errors"]]
+    bd = res["bundle"]
+    devices = (bd.get("resources") or {}).get("devices")
+    out = [VM_HEADING, "",
+           f"Generated by `make bench-vm` (bench/bench.py --vm) on {res['date']}; the data is target/bench/results-vm.json.",
+           "",
+           f"**Guest:** integration/vm (QEMU TCG, no KVM, `-cpu max`), {m['nproc']} vCPUs, kernel {m['kernel']}, "
+           f"{res['cgroup']}; root with every capability. Host: {h.get('machine', {}).get('cpu', '?')}, "
+           f"{h.get('machine', {}).get('nproc', '?')} CPUs, shared with other work; host load average "
+           + (f"{' / '.join(f'{x:.2f}' for x in h['load_before'])} before and {' / '.join(f'{x:.2f}' for x in h['load_after'])} after"
+              if h.get("load_before") else "not recorded")
+           + f" (1/5/15 min); the whole VM run took {h.get('wall_s', 0):.0f} s.",
+           "",
+           f"**Runtimes:** {'; '.join(f'{n}: {v}' for n, v in res['versions'].items())}.",
+           "",
+           "**Method.** The **full default bundle**: `nook spec` (runc's default config) with "
+           f"`ociVersion` {bd['ociVersion']}, `process.terminal=false` and args `[\"/bin/true\"]`, keeping "
+           f"`linux.resources` ({json.dumps(devices) if devices else 'no device rules'}), "
+           f"{bd['maskedPaths']} masked and {bd['readonlyPaths']} read-only paths, and the namespaces "
+           f"{', '.join(bd['namespaces'])}; the same bundle for all three runtimes. Bundle (busybox, hard-linked applets), "
+           "pid files and state roots are on tmpfs in the guest; the runtimes' binaries and libraries are the host's, "
+           "read through the guest's overlay over 9p. Only the sequential benchmarks: the runtimes alternate "
+           f"(rotating who goes first) after {prm['warmup']} warm-up rounds, {prm['runs']} runs each "
+           f"({prm['rss_runs']} for peak RSS, after 1 warm-up); medians. Waiting: {res.get('wait_methods') or '–'}. "
+           "Under TCG every instruction is emulated, so the times are tens of times the host's and only the "
+           f"ratios compare with the host sections above; for scale, spawning /bin/true from the harness takes "
+           f"{fmt(res['spawn_true'])} ms in the guest. Nothing is asserted.",
+           ""]
+    for n, err in res["errors"].items():
+        if n in ORDER:
+            out += [f"**{n} fails with this bundle in the guest** and is left out; its error:", "", "```", err, "```", ""]
+    B = res["bench"]
+    if rts:
+        out.append("| benchmark (ms, median (min–max)) | " + " | ".join(rts) + " | "
+                   + " | ".join(f"nook/{n}" for n in rts if n != "nook") + " |")
+        out.append("|---" * (1 + len(rts) + len([n for n in rts if n != "nook"])) + "|")
+        rows = (("lifecycle", "create+start+wait+delete /bin/true", fmt), ("run", "run /bin/true", fmt),
+                ("exec", "exec /bin/true into a running container", fmt),
+                ("rss_create_kib", "peak RSS of `create` (KiB, ru_maxrss)",
+                 lambda s: f"{s['median']:.0f} ({s['min']:.0f}–{s['max']:.0f})"))
+        for key, label, f_ in rows:
+            row = B.get(key)
+            if not row:
+                out.append(f"| {label} | " + " | ".join("failed" for _ in rts) + " |" + " |" * len([n for n in rts if n != "nook"]))
+                continue
+            cells = [f_(row[n]) if n in row else "–" for n in rts]
+            rat = [ratio(row["nook"]["median"], row[n]["median"]) if "nook" in row and n in row else "–"
+                   for n in rts if n != "nook"]
+            out.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(rat) + " |")
+        mins = [f"{label} " + ", ".join(f"{B[key]['nook']['min'] / B[key][n]['min']:.2f} (nook/{n})"
+                                        for n in rts if n != "nook" and n in B[key])
+                for key, label in (("lifecycle", "create+start+wait+delete"), ("run", "run"), ("exec", "exec"))
+                if key in B and "nook" in B[key]]
+        if mins:
+            out.append("\nRatios of the minima (less sensitive to the host's other load, which widens "
+                       "the min–max spread under emulation): " + "; ".join(mins) + ".")
+        if "rss_floor_kib" in res:
+            out.append(f"\nPeak RSS via `{' '.join(TIME)}`; the wrapper alone gives {res['rss_floor_kib']} KiB for /bin/true.")
+        lc = B.get("lifecycle_steps")
+        if lc:
+            out += ["", "Lifecycle by step (medians, ms):", "", "| step | " + " | ".join(rts) + " |",
+                    "|---" * (1 + len(rts)) + "|"]
+            for s_ in ("create", "start", "wait", "delete"):
+                out.append(f"| {s_} | " + " | ".join(f"{lc[n][s_]['median']:.1f}" for n in rts if n in lc) + " |")
+    for k, err in res["errors"].items():
+        if k not in ORDER:
+            out += ["", f"The `{k}` benchmark failed: `{err}`"]
+    dp = res.get("device_programs")
+    if dp:
+        out += ["", "Device-cgroup BPF programs attached to a created container (from the kernel):", "",
+                "| runtime | programs | verified_insns | tag |", "|---|---|---|---|"]
+        for n in rts:
+            v = dp.get(n)
+            if v is None:
+                out.append(f"| {n} | ? | | |")
+            else:
+                out.append(f"| {n} | {len(v)} | {', '.join(p['verified_insns'] for p in v) or '–'} | "
+                           f"{', '.join(p['prog_tag'] for p in v) or '–'} |")
+    return "\n".join(out) + "\n"
+
+
+def splice_vm_docs(md):
+    """Replaces (or adds, before "## Where nook's time goes") the VM
+    section of docs/performance.md, leaving the host sections alone."""
+    path = os.path.join(REPO, "docs", "performance.md")
+    doc = open(path).read() if os.path.exists(path) else "# Performance\n"
+    start = doc.find(VM_HEADING)
+    if start >= 0:
+        nxt = doc.find("\n## ", start + len(VM_HEADING))
+        doc = doc[:start] + md + ("\n" + doc[nxt + 1:] if nxt >= 0 else "")
+    else:
+        at = doc.find("## Where nook's time goes")
+        doc = doc[:at] + md + "\n" + doc[at:] if at >= 0 else doc.rstrip("\n") + "\n\n" + md
+    with open(path, "w") as f:
         f.write(doc)
 
 
@@ -932,6 +1196,13 @@ def docs_only():
 def main():
     if "--docs-only" in sys.argv:
         return docs_only()
+    if "--vm-guest" in sys.argv:
+        return vm_guest()
+    if "--vm" in sys.argv:
+        return vm_host()
+    if "--vm-docs-only" in sys.argv:
+        splice_vm_docs(vm_md(load_vm_results()))
+        return print("bench: the VM section of docs/performance.md rewritten from target/bench/results-vm.json")
     if os.geteuid() != 0:
         sys.exit("bench: needs root")
     enter_namespace()
