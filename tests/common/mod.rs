@@ -37,6 +37,11 @@ const APPLETS: &[&str] = &[
     "rm",
     "stty",
     "tty",
+    "swapoff",
+    "mount",
+    "unshare",
+    "linux32",
+    "linux64",
 ];
 
 pub struct Bundle {
