@@ -342,7 +342,9 @@ fn a_recycled_pid_is_never_taken_for_the_container() {
     let b = Bundle::new("recycled", &["sleep", "100"]);
     assert!(b.with_bundle("run", &["--detach"]).status.success());
     // Point the state at another live process (a sleeper of ours) with the
-    // container's recorded start time: as if the pid had been reused.
+    // container's recorded start time: as if the pid had been reused. Start
+    // times count clock ticks (10 ms): let one pass so the two differ.
+    std::thread::sleep(Duration::from_millis(50));
     let mut other = std::process::Command::new("sleep").arg("100").spawn().unwrap();
     let path = b.root.join(&b.id).join("state.json");
     let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
