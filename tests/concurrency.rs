@@ -145,15 +145,18 @@ fn lifecycles_on_distinct_ids_overlap() {
 fn load(b: &Bundle, n: usize) -> Vec<(&'static str, Duration)> {
     let ids: Vec<String> = (0..n).map(|i| format!("{}-n{n}-{i}", b.id)).collect();
     let bundle = b.dir.to_str().unwrap().to_owned();
-    let steps: [(&str, Box<dyn Fn(&str) -> Vec<String> + Sync>); 5] = [
-        ("create", Box::new(|id: &str| vec!["create".into(), "--bundle".into(), bundle.clone(), id.into()])),
-        ("start", Box::new(|id: &str| vec!["start".into(), id.into()])),
-        ("exec", Box::new(|id: &str| vec!["exec".into(), id.into(), "true".into()])),
-        ("kill", Box::new(|id: &str| vec!["kill".into(), id.into(), "KILL".into()])),
-        ("delete", Box::new(|id: &str| vec!["delete".into(), "--force".into(), id.into()])),
-    ];
+    let args = |step: &str, id: &str| -> Vec<String> {
+        let v: Vec<&str> = match step {
+            "create" => vec!["create", "--bundle", &bundle, id],
+            "start" => vec!["start", id],
+            "exec" => vec!["exec", id, "true"],
+            "kill" => vec!["kill", id, "KILL"],
+            _ => vec!["delete", "--force", id],
+        };
+        v.into_iter().map(String::from).collect()
+    };
     let mut times = Vec::new();
-    for (name, args) in &steps {
+    for name in ["create", "start", "exec", "kill", "delete"] {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let t = Instant::now();
         std::thread::scope(|s| {
@@ -161,13 +164,13 @@ fn load(b: &Bundle, n: usize) -> Vec<(&'static str, Duration)> {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(id) = ids.get(i) else { break };
-                    let a = args(id);
+                    let a = args(name, id);
                     let out = b.nook(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
                     assert!(out.status.success(), "{name} {id}: {}", stderr(&out));
                 });
             }
         });
-        times.push((*name, t.elapsed()));
+        times.push((name, t.elapsed()));
     }
     for id in &ids {
         assert!(!b.root.join(id).exists(), "{id}: state dir left");
