@@ -63,9 +63,11 @@ pub fn check(kind: Kind, data: &[u8], bundle: &Path) -> Result<(), String> {
     }
 }
 
-/// The property: `check` returns, and an error is one non-empty line.
+/// The property: `check` returns, and an error is one non-empty line as
+/// nook prints it (control characters quoted from the input escaped).
 pub fn one_line(r: &Result<(), String>) -> Result<(), String> {
-    match r {
+    let printed = r.as_ref().map_err(|e| nook::logger::one_line(e).into_owned());
+    match &printed {
         Err(e) if e.trim().is_empty() => Err("empty error message".into()),
         Err(e) if e.contains('\n') => Err(format!("multi-line error: {e:?}")),
         _ => Ok(()),

@@ -98,6 +98,7 @@ fn nasty(rng: &mut Rng) -> Value {
         json!("../../../../etc/passwd"),
         json!("/proc/self/fd/0"),
         json!("a\u{0}b"),
+        json!("CAP_KILL\nsecond line"),
         json!("\u{feff}é\u{202e}"),
         json!("x".repeat(5000)),
         json!(true),
@@ -236,7 +237,7 @@ fn kind_name(k: Kind) -> &'static str {
 /// a case that panics or runs for more than 10 s is saved and fails.
 #[test]
 fn mutated_inputs_are_refused_with_one_line() {
-    let per_kind: usize = std::env::var("NOOK_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let per_kind: usize = std::env::var("NOOK_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(5000);
     let seed: u64 = std::env::var("NOOK_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x6e6f6f6b);
     println!("fuzz inputs: seed {seed}, {per_kind} cases per kind");
     let bundle = bundle_dir();
@@ -443,4 +444,35 @@ fn a_namespace_path_that_is_a_fifo_does_not_hang_create() {
         assert_one_line_error(&out, "not a namespace");
         b.assert_clean();
     }
+}
+
+/// Writes the seed files to fuzz/seeds/<kind>/ for the cargo-fuzz targets
+/// (`cargo test --test fuzz_inputs -- --ignored write_fuzz_seeds`).
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    for k in KINDS {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(kind_name(k));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, s) in seeds(k).iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}.json")), serde_json::to_vec_pretty(s).unwrap()).unwrap();
+        }
+    }
+}
+
+/// A newline inside a JSON string that an error quotes (found by
+/// cargo-fuzz: tests/fuzz-regressions/process/) is printed escaped, on
+/// the one line.
+#[test]
+fn an_error_quoting_a_newline_is_still_one_line() {
+    let b = Bundle::new("nl", &["sleep", "100"]);
+    b.edit(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_X\nsecond line"]));
+    assert_one_line_error(&b.with_bundle("create", &[]), "CAP_X\\nsecond line");
+    b.assert_clean();
+    b.edit(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL"]));
+    assert!(b.with_bundle("run", &["-d"]).status.success());
+    let p = regressions_dir().join("process/newline-in-quoted-value.json");
+    assert_one_line_error(&b.nook(&["exec", "--process", p.to_str().unwrap(), &b.id]), "capabilities.bounding[0]");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
 }
