@@ -156,6 +156,7 @@ fn load(b: &Bundle, n: usize) -> Vec<(&'static str, Duration)> {
         v.into_iter().map(String::from).collect()
     };
     let mut times = Vec::new();
+    let failed = Mutex::new(Vec::<String>::new());
     for name in ["create", "start", "exec", "kill", "delete"] {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let t = Instant::now();
@@ -166,12 +167,17 @@ fn load(b: &Bundle, n: usize) -> Vec<(&'static str, Duration)> {
                     let Some(id) = ids.get(i) else { break };
                     let a = args(name, id);
                     let out = b.nook(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
-                    assert!(out.status.success(), "{name} {id}: {}", stderr(&out));
+                    if !out.status.success() {
+                        let e = format!("{name} {id}: {:?}: {}", out.status, stderr(&out));
+                        eprintln!("{e}");
+                        failed.lock().unwrap().push(e);
+                    }
                 });
             }
         });
         times.push((name, t.elapsed()));
     }
+    assert!(failed.lock().unwrap().is_empty(), "{:#?}", failed.lock().unwrap());
     for id in &ids {
         assert!(!b.root.join(id).exists(), "{id}: state dir left");
         assert!(!cgroup_mount().join(id).exists(), "{id}: cgroup left");
