@@ -370,6 +370,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_stateless_dir_is_removed_as_one() {
+        let root = std::env::temp_dir().join(format!("nook-stateless-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("bare")).unwrap();
+        assert!(ContainerDir::remove_stateless(&root, "bare").unwrap());
+        assert!(!root.join("bare").exists());
+        assert!(matches!(ContainerDir::remove_stateless(&root, "bare"), Err(StateError::NotFound(_))));
+        std::fs::create_dir_all(root.join("full")).unwrap();
+        std::fs::write(root.join("full").join(STATE_FILE), "{}").unwrap();
+        assert!(!ContainerDir::remove_stateless(&root, "full").unwrap());
+        assert!(root.join("full").exists());
+        // The seal's scratch dir is no container; a bare dir is one.
+        std::fs::create_dir_all(root.join(SEAL_DIR)).unwrap();
+        std::fs::create_dir_all(root.join("bare")).unwrap();
+        assert_eq!(list_ids(&root).unwrap(), ["bare", "full"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn state_dir_is_exclusive_and_removable() {
         let root = std::env::temp_dir().join(format!("nook-state-{}", std::process::id()));
         let dir = ContainerDir::create(&root, "c1").unwrap();
