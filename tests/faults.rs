@@ -32,19 +32,19 @@ struct Fault {
 }
 
 const FAULTS: &[Fault] = &[
-    Fault { name: "create", before: &[], max_ms: 80 },
-    Fault { name: "run", before: &[], max_ms: 100 },
-    Fault { name: "run-detached", before: &[], max_ms: 100 },
-    Fault { name: "start", before: &["create"], max_ms: 25 },
-    Fault { name: "kill", before: &["create", "start"], max_ms: 15 },
-    Fault { name: "delete", before: &["create", "start"], max_ms: 50 },
-    Fault { name: "delete-created", before: &["create"], max_ms: 50 },
-    Fault { name: "exec", before: &["create", "start"], max_ms: 80 },
-    Fault { name: "exec-detached", before: &["create", "start"], max_ms: 80 },
-    Fault { name: "pause", before: &["create", "start"], max_ms: 25 },
-    Fault { name: "resume", before: &["create", "start", "pause"], max_ms: 25 },
-    Fault { name: "update", before: &["create", "start"], max_ms: 20 },
-    Fault { name: "kill-all", before: &["create", "start"], max_ms: 15 },
+    Fault { name: "create", before: &[], max_ms: 40 },
+    Fault { name: "run", before: &[], max_ms: 50 },
+    Fault { name: "run-detached", before: &[], max_ms: 50 },
+    Fault { name: "start", before: &["create"], max_ms: 10 },
+    Fault { name: "kill", before: &["create", "start"], max_ms: 6 },
+    Fault { name: "delete", before: &["create", "start"], max_ms: 20 },
+    Fault { name: "delete-created", before: &["create"], max_ms: 20 },
+    Fault { name: "exec", before: &["create", "start"], max_ms: 40 },
+    Fault { name: "exec-detached", before: &["create", "start"], max_ms: 40 },
+    Fault { name: "pause", before: &["create", "start"], max_ms: 10 },
+    Fault { name: "resume", before: &["create", "start", "pause"], max_ms: 10 },
+    Fault { name: "update", before: &["create", "start"], max_ms: 8 },
+    Fault { name: "kill-all", before: &["create", "start"], max_ms: 6 },
 ];
 
 /// The args of one lifecycle step for container `id`.
