@@ -1,4 +1,4 @@
-# nook: make demo | make test | make bench
+# nook: make demo | make test | make bench | make fuzz
 #
 # The development and CI build uses the `fast` profile (optimised, no LTO);
 # the shipped and benchmarked binary is `release` (fat LTO, stripped).
@@ -50,3 +50,4 @@ clean:
 
 include integration/vm/vm.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk

@@ -54,9 +54,19 @@ pub fn format_line(format: Format, level: &str, msg: &str, time: &str) -> String
     }
 }
 
+/// A message as nook prints it on stderr: always one line. Control
+/// characters that came from the input (a `\n` inside a JSON string that
+/// an error quotes) are escaped.
+pub fn one_line(msg: &str) -> std::borrow::Cow<'_, str> {
+    if !msg.chars().any(char::is_control) {
+        return msg.into();
+    }
+    msg.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn write(level: &str, msg: &str) {
     let Some(l) = LOGGER.get() else {
-        let _ = writeln!(std::io::stderr(), "nook: {msg}");
+        let _ = writeln!(std::io::stderr(), "nook: {}", one_line(msg));
         return;
     };
     let time = crate::state::rfc3339(std::time::SystemTime::now());
@@ -93,6 +103,12 @@ pub fn debug(msg: impl FnOnce() -> String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_errors_are_one_line() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(one_line("a\nb\tc\u{1b}"), "a\\nb\\tc\\u{1b}");
+    }
 
     #[test]
     fn lines_look_like_runcs() {

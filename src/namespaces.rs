@@ -12,6 +12,7 @@
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NsError {
@@ -63,9 +64,18 @@ impl Namespaces {
                     }
                 }
                 Some(p) => {
-                    let fd: OwnedFd = std::fs::File::open(p)
-                        .map_err(|e| NsError::Open(t, p.display().to_string(), e.to_string()))?
-                        .into();
+                    let err = |e: String| NsError::Open(t, p.display().to_string(), e);
+                    // O_NONBLOCK: a path naming a fifo must not hang create.
+                    let f = std::fs::File::options()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                        .open(p)
+                        .map_err(|e| err(e.to_string()))?;
+                    let fs = nix::sys::statfs::fstatfs(&f).map_err(|e| err(e.to_string()))?;
+                    if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
+                        return Err(err("not a namespace (expected a file such as /proc/<pid>/ns/net)".into()));
+                    }
+                    let fd: OwnedFd = f.into();
                     if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                         ns.join_for_children.push((t, fd));
                     } else {

@@ -446,6 +446,12 @@ pub fn container_dir(cgroups_path: Option<&str>, id: &str) -> Result<(PathBuf, P
     Ok((mount, dir))
 }
 
+/// Checks `resources` as `create` and `update` do before writing anything
+/// (values, ranges, known hugepage sizes), without touching a cgroup.
+pub fn check_resources(resources: &LinuxResources) -> Result<()> {
+    resources::plan(resources, &resources::hugepage_sizes()).map(|_| ())
+}
+
 /// What this driver supports, for `nook features` (cgroup section). The
 /// systemd driver is not implemented (only its `slice:prefix:name` paths
 /// are parsed), so `systemd` is false.

@@ -62,7 +62,8 @@ impl CreateArgs {
 }
 
 pub(super) fn prologue(cli: &Cli) -> anyhow::Result<()> {
-    crate::seal::ensure_sealed(&cli.root.join(".seal")).map_err(|e| anyhow::anyhow!("sealing the nook binary: {e}"))?;
+    crate::seal::ensure_sealed(&cli.root.join(crate::state::SEAL_DIR))
+        .map_err(|e| anyhow::anyhow!("sealing the nook binary: {e}"))?;
     crate::logger::debug(|| "binary sealed".into());
     Ok(())
 }

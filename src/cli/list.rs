@@ -17,10 +17,12 @@ pub fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<i32> {
     let mut states = Vec::new();
     for id in crate::state::list_ids(&cli.root)? {
         let dir = cli.root.join(&id);
-        // A directory without readable state is a create that has not
-        // written any yet: skip it rather than fail the whole listing.
-        if let Ok(st) = crate::state::load_state(&dir) {
-            states.push((dir, st));
+        // A directory without (readable) state.json is a create that has
+        // not written any yet, or was killed before it did: listed, as
+        // creating or stopped, so that it is never invisible litter.
+        match crate::state::load_state(&dir) {
+            Ok(st) => states.push((dir, st)),
+            Err(_) => states.push((dir, crate::state::placeholder(&id))),
         }
     }
     if a.quiet {

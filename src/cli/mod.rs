@@ -149,7 +149,7 @@ pub fn main() -> i32 {
         Err(e) => {
             let msg = e.to_string();
             crate::logger::error(&msg);
-            eprintln!("nook: {msg}");
+            eprintln!("nook: {}", crate::logger::one_line(&msg));
             1
         }
     }

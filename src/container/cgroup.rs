@@ -4,12 +4,13 @@
 
 use crate::cgroups::{self, Cgroup, CgroupError};
 use oci_spec::runtime::{Linux, LinuxResources};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Creates the container's cgroup from the spec's `linux` section: its
-/// path as runc's cgroupfs driver names it, every limit, and the device
-/// filter (the spec's rules, then runc's default allowed devices).
-pub fn create(linux: &Linux, id: &str, systemd: bool) -> Result<Cgroup, CgroupError> {
+/// Where the container's cgroup goes, as runc's cgroupfs driver names it:
+/// (the cgroup2 mount, the directory). Known before anything is made, so
+/// that `create` records it in state.json first: a create killed at any
+/// later point leaves a cgroup that `delete --force` finds.
+pub fn path(linux: &Linux, id: &str, systemd: bool) -> Result<(PathBuf, PathBuf), CgroupError> {
     let path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
     if systemd {
         cgroups::parse_systemd(path.as_deref(), id)?;
@@ -18,12 +19,18 @@ pub fn create(linux: &Linux, id: &str, systemd: bool) -> Result<Cgroup, CgroupEr
             reason: "the systemd cgroup driver is not supported by this version of nook yet".into(),
         });
     }
-    let (mount, dir) = cgroups::container_dir(path.as_deref(), id)?;
+    cgroups::container_dir(path.as_deref(), id)
+}
+
+/// Creates the container's cgroup at `dir` (from [`path`]) from the spec's
+/// `linux` section: every limit, and the device filter (the spec's rules,
+/// then runc's default allowed devices).
+pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
     let empty = LinuxResources::default();
     let resources = linux.resources().as_ref().unwrap_or(&empty);
     let spec_rules = resources.devices().as_deref().unwrap_or_default();
     let rules = cgroups::container_rules(spec_rules, linux.devices().as_deref().unwrap_or_default())?;
-    Cgroup::create(&mount, &dir, resources, Some(&rules))
+    Cgroup::create(mount, dir, resources, Some(&rules))
 }
 
 /// Signals every process in the cgroup at `path` (SIGKILL through

@@ -120,7 +120,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         }
     }
 
-    // From here on, everything made is undone on failure.
+    let (cg_mount, cg_dir) = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
+
+    // From here on, everything made is undone on failure. If nook itself
+    // is killed, what it made is found from state.json: the first save
+    // already names the cgroup, so `delete --force` removes it and kills
+    // whatever was born in it (an init blocked on the fifo, pid still 0).
     let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None };
     let dir = undo.dir.as_ref().expect("set");
     let created = state::rfc3339(std::time::SystemTime::now());
@@ -133,14 +138,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         rootfs: bundle.rootfs.clone(),
         created,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
-        cgroup: None,
+        cgroup: Some(cg_dir.clone()),
         hooks: spec.hooks().clone(),
     };
     dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
 
-    let cg: Cgroup = cgroup::create(linux, &opts.id, opts.systemd_cgroup)?;
-    st.cgroup = Some(cg.path().to_path_buf());
+    let cg: Cgroup = cgroup::create(linux, &cg_mount, &cg_dir)?;
     let cg_fd: OwnedFd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
     undo.cgroup = Some(cg);
     crate::logger::debug(|| "cgroup made".into());

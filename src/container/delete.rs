@@ -13,15 +13,27 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Ok(d) => d,
         Err(state::StateError::NotFound(_)) if force => {
             // A create that died before writing state leaves a bare
-            // directory: --force clears it, as runc does.
-            if state::validate_id(id).is_ok() {
-                let _ = std::fs::remove_dir_all(root.join(id));
-            }
+            // directory: --force clears it, as runc does (under the lock,
+            // so a create that has meanwhile written its state is kept).
+            return match ContainerDir::remove_stateless(root, id) {
+                Ok(true) | Err(state::StateError::NotFound(_)) => Ok(()),
+                Ok(false) => delete(root, id, force),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = match dir.load() {
+        Ok(st) => st,
+        // Unreadable state names no process or cgroup to remove: --force
+        // still clears the directory, so the id can be used again.
+        Err(e @ state::StateError::Corrupt { .. }) if force => {
+            crate::logger::warn(&format!("{e}; removing the state directory only"));
+            dir.remove()?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
-    let st = dir.load()?;
     let status = state::status(&dir.path, &st);
     match status {
         Status::Stopped | Status::Created => {}

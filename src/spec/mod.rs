@@ -6,6 +6,7 @@ mod validate;
 
 pub use default::default_spec;
 pub use oci_spec::runtime::Spec;
+pub use validate::validate;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,11 @@ use oci_spec::runtime::LinuxNamespaceType;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// More mounts than this in config.json are refused.
+pub const MAX_MOUNTS: usize = 4096;
+
 /// Validates `spec` and returns the absolute rootfs path.
-pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     fn inv(field: impl Into<String>, msg: impl Into<String>) -> SpecError {
         SpecError::invalid(field, msg)
     }
@@ -43,6 +46,13 @@ pub(super) fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError>
         }
     }
 
+    let mounts = spec.mounts().as_ref().map_or(0, |m| m.len());
+    if mounts > MAX_MOUNTS {
+        // The kernel's own limit is fs.mount-max (100000 per namespace),
+        // but mounts stacked on one destination slow down quadratically
+        // long before it: 100k of them kept init busy for many minutes.
+        return Err(inv("mounts", format!("{mounts} entries, more than the {MAX_MOUNTS} nook accepts")));
+    }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
             return Err(inv(format!("mounts[{i}].destination"), "missing"));

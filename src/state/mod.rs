@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
 pub const CONFIG_FILE: &str = "config.json";
+/// The seal's scratch directory under the root (see `crate::seal`): not a
+/// container.
+pub const SEAL_DIR: &str = ".seal";
 const MAX_STATE_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +166,29 @@ impl ContainerDir {
         })?;
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| StateError::Io { path: path.clone(), source: e.into() })?;
+        // Every removal holds the lock, so once the directory we locked is
+        // the one at `path`, it stays there until we let go. If it was
+        // removed while we waited (by `delete --force` of a create that had
+        // not written its state yet), it is gone: never act on `path`.
+        let ours = lock.metadata().map_err(io_err(&path))?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {}
+            _ => return Err(StateError::NotFound(id.to_owned())),
+        }
         Ok(ContainerDir { id: id.to_owned(), path, lock })
+    }
+
+    /// Removes `<root>/<id>` if it holds no state.json: a create killed
+    /// before it wrote any. Returns false (and removes nothing) if the
+    /// directory has state after all.
+    pub fn remove_stateless(root: &Path, id: &str) -> Result<bool, StateError> {
+        validate_id(id)?;
+        let dir = Self::lock(id, root.join(id))?;
+        if dir.path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        dir.remove()?;
+        Ok(true)
     }
 
     pub fn fifo(&self) -> PathBuf {
@@ -255,7 +280,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|id| validate_id(id).is_ok())
+        .filter(|id| validate_id(id).is_ok() && id != SEAL_DIR)
         .collect();
     ids.sort();
     Ok(ids)
@@ -305,6 +330,25 @@ pub fn status(dir: &Path, state: &State) -> Status {
     }
 }
 
+/// What `list` shows for a directory with no state.json yet: a create
+/// killed (or still running) between making the directory and writing its
+/// first state. Its status is creating while that create holds the lock,
+/// else stopped, so `delete --force` is seen to be needed.
+pub fn placeholder(id: &str) -> State {
+    State {
+        oci_version: String::new(),
+        id: id.to_owned(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: PathBuf::new(),
+        rootfs: PathBuf::new(),
+        created: String::new(),
+        annotations: BTreeMap::new(),
+        cgroup: None,
+        hooks: None,
+    }
+}
+
 fn locked_by_other(dir: &Path) -> bool {
     let Ok(f) = File::open(dir) else { return false };
     match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
@@ -341,6 +385,24 @@ mod tests {
         assert!(start > 0);
         assert!(state == 'R' || state == 'S', "{state}");
         assert!(proc_stat(0).is_none());
+    }
+
+    #[test]
+    fn only_a_stateless_dir_is_removed_as_one() {
+        let root = std::env::temp_dir().join(format!("nook-stateless-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("bare")).unwrap();
+        assert!(ContainerDir::remove_stateless(&root, "bare").unwrap());
+        assert!(!root.join("bare").exists());
+        assert!(matches!(ContainerDir::remove_stateless(&root, "bare"), Err(StateError::NotFound(_))));
+        std::fs::create_dir_all(root.join("full")).unwrap();
+        std::fs::write(root.join("full").join(STATE_FILE), "{}").unwrap();
+        assert!(!ContainerDir::remove_stateless(&root, "full").unwrap());
+        assert!(root.join("full").exists());
+        // The seal's scratch dir is no container; a bare dir is one.
+        std::fs::create_dir_all(root.join(SEAL_DIR)).unwrap();
+        std::fs::create_dir_all(root.join("bare")).unwrap();
+        assert_eq!(list_ids(&root).unwrap(), ["bare", "full"]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
