@@ -803,7 +803,7 @@ def breakdown_md(res):
     if "wall" in dl and "binary sealed" in dl:
         out.append(f"\nSo about {dl['wall'] - dl.get('exited with 0', 0):.2f} ms of the wall time is before the re-executed "
                    "image logs anything or after it exits (process spawn, the first image's startup, overlay mount, "
-                   "execveat, dynamic loading twice, final exit).")
+                   "execveat, the second start-up, final exit).")
     ab = b["ablation_sealed"]
     out.append(f"\n**Ablation: the self re-exec** (`run`, {ab['nook']['n']} alternated runs each). A binary on a read-only "
                "mount skips src/seal.rs's overlay + execveat:\n")
