@@ -108,3 +108,24 @@ fn no_fd_of_nooks_leaks_into_the_container() {
     assert!(s.lines().count() <= 4, "expected stdin, stdout, stderr and at most the glob's own fd: {s}");
     b.assert_clean();
 }
+
+/// CVE-2026-41579 class: an image whose /dev is a symlink out of the rootfs
+/// must not make nook mount or create device nodes on the host.
+#[test]
+fn a_dev_symlink_in_the_image_stays_inside_the_rootfs() {
+    let b = Bundle::new("dev-symlink", &["sh", "-c", "test -c /dev/null && echo ok"]);
+    let outside = b.dir.join("host-dev");
+    std::fs::create_dir_all(&outside).unwrap();
+    let rootfs = b.dir.join("rootfs");
+    let _ = std::fs::remove_dir_all(rootfs.join("dev"));
+    std::os::unix::fs::symlink(&outside, rootfs.join("dev")).unwrap();
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "ok");
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "nook wrote into the host directory /dev pointed at"
+    );
+    b.assert_clean();
+}

@@ -57,6 +57,12 @@ fn setup(
         None => None,
         Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
     };
+    // procfs is written only through the host's /proc, before the process
+    // enters the container's mount namespace, where mounts raced by the
+    // container could redirect the write (CVE-2025-52881).
+    if let Some(adj) = args.process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
+    }
     namespaces::join_all(args.join).map_err(|e| e.to_string())?;
     let p = args.process;
     // Entering the mount namespace moved us to its root: the cwd must
@@ -70,9 +76,6 @@ fn setup(
     process::apply_rlimits(p.rlimits().as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
     if let Some(per) = args.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(per).map_err(|e| e.to_string())?;
-    }
-    if let Some(adj) = p.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
     }
     let argv = p.args().as_deref().unwrap_or_default();
     let env = p.env().as_deref().unwrap_or_default();
