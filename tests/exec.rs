@@ -157,3 +157,12 @@ fn exec_ends_cleanly_when_the_container_dies_first() {
     assert!(b.nook(&["delete", &b.id]).status.success());
     b.assert_clean();
 }
+
+#[test]
+fn exec_into_a_paused_container_is_refused() {
+    let b = running("exec-paused");
+    assert!(b.nook(&["pause", &b.id]).status.success());
+    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "paused");
+    assert!(b.nook(&["resume", &b.id]).status.success());
+    assert!(b.nook(&["exec", &b.id, "true"]).status.success());
+}

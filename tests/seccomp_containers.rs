@@ -337,3 +337,21 @@ fn a_notify_rule_is_answered_by_the_agent_with_continue_or_a_value() {
     assert!(out.contains("rc=0\nabsent"), "{out}");
     check_state(&seen, &id);
 }
+
+#[test]
+fn filter_flags_are_accepted_by_the_kernel_and_the_filter_still_applies() {
+    // LOG, SPEC_ALLOW and TSYNC on the podman profile, plus an errno rule
+    // for mkdir: the kernel takes the flags and the filter still decides.
+    let b = bundle("seccomp-flags", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status", &[], true, |p| {
+        p["flags"] = json!(["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"]);
+        p["syscalls"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, json!({"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}));
+    });
+    let (code, out) = run(&b);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    // Seccomp: 2 is SECCOMP_MODE_FILTER.
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+}
