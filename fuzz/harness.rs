@@ -73,3 +73,20 @@ pub fn one_line(r: &Result<(), String>) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// One fuzz input of `kind`, as every cargo-fuzz target runs it: checked
+/// against a scratch bundle, and a panic if the outcome is not a clean
+/// acceptance or a one-line error.
+#[allow(dead_code)] // used by the cargo-fuzz targets, not by tests/fuzz_inputs.rs
+pub fn fuzz_one(kind: Kind, data: &[u8]) {
+    static BUNDLE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let bundle = BUNDLE.get_or_init(|| {
+        let b = std::env::temp_dir().join("nook-fuzz-bundle");
+        std::fs::create_dir_all(b.join("rootfs")).expect("fuzz bundle");
+        b
+    });
+    let r = check(kind, data, bundle);
+    if let Err(why) = one_line(&r) {
+        panic!("{why}");
+    }
+}
