@@ -428,3 +428,38 @@ fn masked_and_readonly_paths() {
     assert_eq!(l.len(), 6, "{s}");
     assert_eq!(l[4], l[5], "{s}");
 }
+
+#[test]
+fn socket_activation_fds_are_passed_on_like_runc() {
+    use std::os::unix::process::CommandExt;
+    let b = Bundle::new("listenfds", &["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; echo via-activation >&3"]);
+    let (r, w) = std::io::pipe().unwrap();
+    let wfd = std::os::fd::OwnedFd::from(w);
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&wfd);
+    // systemd's protocol: LISTEN_PID names the process the fds are for, so
+    // a shell sets it to its own pid, then becomes nook.
+    let script = format!(
+        "LISTEN_FDS=1 LISTEN_PID=$$ exec {NOOK} --root {} run --bundle {} {}",
+        b.root.display(),
+        b.dir.display(),
+        b.id
+    );
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &script]).stdin(std::process::Stdio::null());
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = output_via_files(c);
+    drop(wfd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "1 1");
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(std::os::fd::OwnedFd::from(r)), &mut s).unwrap();
+    assert_eq!(s.trim(), "via-activation");
+    b.assert_clean();
+}

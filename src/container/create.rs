@@ -101,14 +101,36 @@ fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
+/// Socket-activation fds systemd handed to this nook (LISTEN_FDS, when
+/// LISTEN_PID names us): passed on ahead of --preserve-fds, with
+/// LISTEN_FDS and LISTEN_PID=1 in the container's environment, as runc does.
+fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<i32>().ok()) == Some(sys::getpid());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
 pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
-    let bundle = crate::spec::load(&opts.bundle)?;
+    let mut bundle = crate::spec::load(&opts.bundle)?;
+    let listen = listen_fds();
+    if listen > 0 {
+        if let Some(p) = bundle.spec.process_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+            env.extend([format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".to_owned()]);
+            p.set_env(Some(env));
+        }
+    }
+    let preserve_fds = listen + opts.preserve_fds;
+    let bundle = bundle;
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
     let console_socket =
         check_terminal(process.terminal().unwrap_or(false), opts.console_socket.as_deref(), !opts.foreground)?;
-    check_preserved_fds(opts.preserve_fds)?;
+    check_preserved_fds(preserve_fds)?;
     let linux = spec.linux().as_ref().expect("validated");
     check_process_settings(spec)?;
     crate::logger::debug(|| "config loaded".into());
@@ -193,7 +215,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 rootfs: &bundle.rootfs,
                 namespaces: &ns,
                 no_pivot: opts.no_pivot,
-                preserve_fds: opts.preserve_fds,
+                preserve_fds,
                 cgroup: st.cgroup.as_deref(),
                 fifo,
                 idmapped,
