@@ -142,3 +142,25 @@ fn a_huge_config_is_refused_before_parsing() {
     assert_one_line_error(&b.with_bundle("create", &[]), "larger than");
     b.assert_clean();
 }
+
+#[test]
+fn lsm_settings_the_host_cannot_honour_are_named() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'));
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let cases = [
+        ("process.apparmorProfile", apparmor, "AppArmor is not enabled on this host"),
+        ("process.selinuxLabel", selinux, "SELinux is not enabled on this host"),
+        ("linux.mountLabel", selinux, "SELinux is not enabled on this host"),
+    ];
+    for (field, enabled, why) in cases {
+        let b = Bundle::new("lsm", &["true"]);
+        b.edit(|c| match field {
+            "process.apparmorProfile" => c["process"]["apparmorProfile"] = "nook-test".into(),
+            "process.selinuxLabel" => c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0".into(),
+            _ => c["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0".into(),
+        });
+        let expect = if enabled { "not supported by this version of nook yet" } else { why };
+        assert_one_line_error(&b.with_bundle("run", &[]), &format!("{field}: {expect}"));
+        b.assert_clean();
+    }
+}
