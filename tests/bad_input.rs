@@ -164,3 +164,18 @@ fn lsm_settings_the_host_cannot_honour_are_named() {
         b.assert_clean();
     }
 }
+
+#[test]
+fn systemd_cgroup_without_systemd_is_one_clear_line() {
+    let systemd = std::path::Path::new("/run/systemd/system").exists();
+    let b = Bundle::new("systemd", &["true"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = "system.slice:nook:x".into());
+    let out = b.nook(&["--systemd-cgroup", "run", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    let expect = if systemd {
+        "the systemd cgroup driver is not supported by this version of nook yet"
+    } else {
+        "systemd cgroup driver: systemd is not running"
+    };
+    assert_one_line_error(&out, expect);
+    b.assert_clean();
+}
