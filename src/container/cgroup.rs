@@ -25,12 +25,15 @@ pub fn path(linux: &Linux, id: &str, systemd: bool) -> Result<(PathBuf, PathBuf)
 /// Creates the container's cgroup at `dir` (from [`path`]) from the spec's
 /// `linux` section: every limit, and the device filter (the spec's rules,
 /// then runc's default allowed devices).
-pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
+/// The device rules come back unattached: nook attaches their program
+/// while init sets itself up (see `create`), before anything of the
+/// container's runs.
+pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<(Cgroup, Vec<cgroups::DeviceRule>), CgroupError> {
     let empty = LinuxResources::default();
     let resources = linux.resources().as_ref().unwrap_or(&empty);
     let spec_rules = resources.devices().as_deref().unwrap_or_default();
     let rules = cgroups::container_rules(spec_rules, linux.devices().as_deref().unwrap_or_default())?;
-    Cgroup::create(mount, dir, resources, Some(&rules))
+    Ok((Cgroup::create(mount, dir, resources, None)?, rules))
 }
 
 /// Signals every process in the cgroup at `path` (SIGKILL through

@@ -166,7 +166,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
 
-    let cg: Cgroup = cgroup::create(linux, &cg_mount, &cg_dir)?;
+    let (cg, device_rules): (Cgroup, _) = cgroup::create(linux, &cg_mount, &cg_dir)?;
     let cg_fd: OwnedFd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
     undo.cgroup = Some(cg);
     crate::logger::debug(|| "cgroup made".into());
@@ -238,6 +238,10 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 parent_end.send(&Msg::Continue).map_err(other("resuming init after the id maps"))?;
             }
             drop(console_socket);
+            // The device filter goes on while init builds its root on the
+            // other CPU: it only has to be in place before anything of the
+            // container's runs, which is after Ready and start.
+            undo.cgroup.as_ref().expect("set").set_devices(&device_rules)?;
             let mut pty = None;
             loop {
                 match parent_end.recv_fd().map_err(other("waiting for the container's init"))? {

@@ -151,7 +151,7 @@ fn apparmor_enabled() -> bool {
 /// Whether SELinux is enabled: selinuxfs is mounted at /sys/fs/selinux.
 fn selinux_enabled() -> bool {
     const SELINUX_MAGIC: i64 = 0xf97cff8c;
-    nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 as i64 == SELINUX_MAGIC)
+    nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 == SELINUX_MAGIC)
 }
 
 /// runc's rules (libcontainer/configs/validate): a new user namespace needs
