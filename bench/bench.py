@@ -634,6 +634,20 @@ def device_programs(runtimes, bundle):
     return result
 
 
+def read_perf_csv(path):
+    """The counters of a `perf stat -x ,` output file, by event name."""
+    vals = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0] and not line.startswith("#"):
+                try:
+                    vals[parts[2]] = float(parts[0])
+                except ValueError:
+                    pass
+    return vals
+
+
 def cpu_stats(runtimes, bundle, runs):
     """CPU time (perf stat task-clock, which counts the container's init
     too for `run`), page faults and context switches per `run`."""
@@ -643,16 +657,7 @@ def cpu_stats(runtimes, bundle, runs):
         cid = new_id(rt)
         call(["perf", "stat", "-x", ",", "-o", path, "-e", "task-clock,page-faults,context-switches", "--"]
              + rt.cmd("run", "--bundle", bundle, cid))
-        vals = {}
-        with open(path) as f:
-            for line in f:
-                parts = line.strip().split(",")
-                if len(parts) > 2 and parts[0] and not line.startswith("#"):
-                    try:
-                        vals[parts[2]] = float(parts[0])
-                    except ValueError:
-                        pass
-        return vals
+        return read_perf_csv(path)
     s = alternate(runtimes, one, runs, 1, "perf stat of run")
     out = {}
     for n, v in s.items():
@@ -661,16 +666,7 @@ def cpu_stats(runtimes, bundle, runs):
     startup = {}
     for name, argv in [("/bin/true", ["/bin/true"])] + [(f"{rt.name} --version", [rt.binary, "--version"]) for rt in runtimes]:
         call(["perf", "stat", "-x", ",", "-r", "30", "-o", path, "-e", "task-clock,page-faults", "--"] + argv)
-        vals = {}
-        with open(path) as f:
-            for line in f:
-                parts = line.strip().split(",")
-                if len(parts) > 2 and parts[0] and not line.startswith("#"):
-                    try:
-                        vals[parts[2]] = float(parts[0])
-                    except ValueError:
-                        pass
-        startup[name] = vals
+        startup[name] = read_perf_csv(path)
     out["startup"] = startup
     return out
 
