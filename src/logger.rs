@@ -42,10 +42,6 @@ pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) -> std:
     Ok(())
 }
 
-pub fn debug_enabled() -> bool {
-    LOGGER.get().is_some_and(|l| l.debug)
-}
-
 /// Formats one log line (without the newline).
 pub fn format_line(format: Format, level: &str, msg: &str, time: &str) -> String {
     match format {

@@ -57,6 +57,9 @@ pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> C
 /// a warning, as the runtime-spec asks, not an error.
 pub(crate) fn run_post_hooks(st: &State, kind: crate::hooks::Kind, status: &str) {
     let hooks = st.hooks.as_ref();
+    if hooks.is_none_or(|h| kind.of(h).is_empty()) {
+        return;
+    }
     let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
     if let Err(e) = crate::hooks::run(hooks, kind, &state) {
         crate::logger::warn(&e.to_string());

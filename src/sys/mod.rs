@@ -104,14 +104,6 @@ pub fn openat2(dir: BorrowedFd, path: &Path, flags: i32, mode: u32, resolve: u64
     }
 }
 
-/// Closes every fd from `first` up, except nothing: used right before
-/// execve so that no fd of nook survives into the container.
-pub fn close_range_from(first: u32) -> io::Result<()> {
-    // SAFETY: closing fds we no longer reference; the caller ensures nothing
-    // above `first` is used afterwards.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(|_| ())
-}
-
 /// Marks every fd from `first` up close-on-exec.
 pub fn cloexec_range_from(first: u32) -> io::Result<()> {
     // SAFETY: only changes fd flags.
