@@ -129,3 +129,56 @@ fn a_dev_symlink_in_the_image_stays_inside_the_rootfs() {
     );
     b.assert_clean();
 }
+
+/// CVE-2025-52881 class: procfs writes redirected by mounts the container
+/// controls. An attacking container covers its /proc with a tmpfs holding
+/// look-alike files; a second container joins its mount namespace and asks
+/// for a sysctl and an oomScoreAdj. nook must write the real procfs files
+/// (its own private procfs handle), never the attacker's.
+#[test]
+fn procfs_writes_ignore_mounts_made_by_a_container() {
+    let script = "mount -t tmpfs t /proc && mkdir -p /proc/self /proc/sys/net/core \
+                  && echo decoy > /proc/self/oom_score_adj && echo decoy > /proc/sys/net/core/somaxconn \
+                  && touch /tmp/ready; sleep 1000";
+    let attacker = Bundle::new("cve-2025-52881-a", &["sh", "-c", script]);
+    attacker.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_ADMIN".into());
+        }
+    });
+    assert!(attacker.with_bundle("run", &["--detach"]).status.success());
+    let apid = attacker.state()["pid"].as_i64().unwrap();
+    let decoy = |f: &str| std::fs::read_to_string(format!("/proc/{apid}/root/proc/{f}"));
+    let t = Instant::now();
+    while std::fs::metadata(format!("/proc/{apid}/root/tmp/ready")).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the attacking container never got ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let victim = Bundle::new("cve-2025-52881-b", &["true"]);
+    let mnt = format!("/proc/{apid}/ns/mnt");
+    victim.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        ns.push(json!({"type": "mount", "path": mnt}));
+        c["linux"]["sysctl"] = json!({"net.core.somaxconn": "777"});
+        c["process"]["oomScoreAdj"] = 555.into();
+    });
+    let out = victim.with_bundle("create", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let vpid = victim.state()["pid"].as_i64().unwrap().to_string();
+    assert_eq!(decoy("self/oom_score_adj").unwrap(), "decoy\n", "oomScoreAdj went into the attacker's file");
+    assert_eq!(decoy("sys/net/core/somaxconn").unwrap(), "decoy\n", "the sysctl went into the attacker's file");
+    // And the real files got the values.
+    assert_eq!(std::fs::read_to_string(format!("/proc/{vpid}/oom_score_adj")).unwrap().trim(), "555");
+    let netns = format!("--net=/proc/{vpid}/ns/net");
+    let o = std::process::Command::new("nsenter").args([&netns, "cat", "/proc/sys/net/core/somaxconn"]).output();
+    assert_eq!(String::from_utf8_lossy(&o.unwrap().stdout).trim(), "777");
+
+    for b in [&victim, &attacker] {
+        assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+        b.assert_clean();
+    }
+}

@@ -196,6 +196,10 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             }
         }
     }
+    let procfs = match init::needs_procfs(spec) {
+        true => Some(sys::procfs::ProcFs::open().map_err(other("opening a private procfs"))?),
+        false => None,
+    };
     let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
@@ -221,6 +225,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 idmapped,
                 close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
                 console_socket,
+                procfs: procfs.as_ref(),
             };
             init::run(args, child_end)
         }

@@ -45,6 +45,8 @@ pub struct InitArgs<'a> {
     pub close: Vec<i32>,
     /// `--console-socket`, connected by nook (with `process.terminal`).
     pub console_socket: Option<OwnedFd>,
+    /// nook's private procfs, when init has anything to write there.
+    pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
 }
 
 /// Runs init; never returns. `chan` is init's end of the setup channel.
@@ -95,11 +97,14 @@ fn setup(
             .map_err(|e| format!("creating the cgroup namespace: {e}"))?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    apply_sysctl(args.spec)?;
-
+    // procfs is written only through nook's private handle: a joined mount
+    // namespace's /proc may have anything mounted over it (CVE-2025-52881).
+    apply_sysctl(args.spec, args.procfs)?;
     let process = args.spec.process().as_ref().ok_or("process: missing")?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("process.oomScoreAdj: {e}"))?;
+        procfs(args.procfs)?
+            .write("thread-self/oom_score_adj", &adj.to_string())
+            .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
     }
     let listener = match args.seccomp.filter(|f| f.has_listener()) {
         None => None,
@@ -195,15 +200,26 @@ fn become_root(field: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `linux.sysctl` through /proc/sys while init is in the container's
-/// namespaces (validation allowed only namespaced keys), before the pivot.
-fn apply_sysctl(spec: &Spec) -> Result<(), String> {
+/// Writes `linux.sysctl` while init is in the container's namespaces
+/// (validation allowed only namespaced keys), before the pivot.
+fn apply_sysctl(spec: &Spec, proc: Option<&crate::sys::procfs::ProcFs>) -> Result<(), String> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
     let mut keys: Vec<_> = sysctl.iter().collect();
     keys.sort();
     for (key, value) in keys {
-        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| format!("linux.sysctl.{key}: writing {}: {e}", path.display()))?;
+        let path = format!("sys/{}", key.replace('.', "/"));
+        procfs(proc)?.write(&path, value).map_err(|e| format!("linux.sysctl.{key}: writing /proc/{path}: {e}"))?;
     }
     Ok(())
+}
+
+/// The handle nook opened for init (see `needs_procfs`).
+fn procfs(p: Option<&crate::sys::procfs::ProcFs>) -> Result<&crate::sys::procfs::ProcFs, String> {
+    p.ok_or_else(|| "internal: no procfs handle for init".to_owned())
+}
+
+/// Whether init will write to procfs, so nook opens a handle for it.
+pub fn needs_procfs(spec: &Spec) -> bool {
+    let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
+    sysctl || spec.process().as_ref().is_some_and(|p| p.oom_score_adj().is_some())
 }

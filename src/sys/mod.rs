@@ -7,6 +7,7 @@
 
 pub mod mount_api;
 pub mod netlink;
+pub mod procfs;
 pub mod tty;
 
 use std::ffi::CString;
