@@ -5,9 +5,13 @@
 //!
 //! A new user namespace is made by the clone itself, together with the
 //! other new namespaces (so it owns them); nook then writes the child's
-//! uid_map and gid_map while init waits. A user namespace joined by path
-//! is joined by init first, and the other new namespaces are unshared
-//! after it (so that namespace owns them, not the host's).
+//! uid_map and gid_map while init waits. Namespaces joined by path beside
+//! a new user namespace are joined by nook for the clone too: from inside
+//! its new user namespace, init could not enter one the host owns.
+//!
+//! A user namespace joined by path is joined by init first, and the new
+//! namespaces are unshared after it (so that namespace owns them, not the
+//! host's); a new pid namespace then takes one more fork, as in runc.
 
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
@@ -87,10 +91,17 @@ impl Namespaces {
         // The user namespace must be joined first: it owns the others.
         ns.join.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
         if ns.joins(LinuxNamespaceType::User) {
-            // Validation refused a new pid namespace here (it would need a
-            // second fork to be owned by the joined user namespace).
-            ns.unshare_after_join = ns.clone_flags & !(LinuxNamespaceType::Pid as u64);
-            ns.clone_flags &= LinuxNamespaceType::Pid as u64;
+            // All new namespaces are made by init once it is in the joined
+            // user namespace, so that namespace owns them. A new pid
+            // namespace then takes a second fork (see `init`).
+            ns.unshare_after_join = ns.clone_flags;
+            ns.clone_flags = 0;
+        } else if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
+            // Init, born in its new user namespace, could not enter a
+            // namespace the host's user namespace owns (a network namespace
+            // made by CNI, say): nook joins those for the clone instead, as
+            // runc joins before it unshares the user namespace.
+            ns.join_for_children.append(&mut ns.join);
         }
         Ok(ns)
     }
@@ -116,22 +127,52 @@ pub fn join_all(list: &[(LinuxNamespaceType, OwnedFd)]) -> Result<(), NsError> {
     Ok(())
 }
 
+/// nook's own namespaces (and cwd), to go back to after a clone.
+pub struct Restore {
+    list: Vec<(LinuxNamespaceType, OwnedFd)>,
+    cwd: Option<std::fs::File>,
+}
+
+impl Restore {
+    pub fn extend(&mut self, more: Vec<(LinuxNamespaceType, OwnedFd)>) {
+        self.list.extend(more);
+    }
+
+    pub fn restore(&self) -> Result<(), NsError> {
+        join_all(&self.list)?;
+        if let Some(cwd) = &self.cwd {
+            nix::unistd::fchdir(cwd)
+                .map_err(|e| NsError::Map("linux.namespaces: mount", format!("back to nook's cwd: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 /// Joins the pid/time namespaces for the next child, and returns what
 /// restores nook's own afterwards.
-pub fn enter_for_children(
-    list: &[(LinuxNamespaceType, OwnedFd)],
-) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, NsError> {
+pub fn enter_for_children(list: &[(LinuxNamespaceType, OwnedFd)]) -> Result<Restore, NsError> {
     let mut restore = Vec::new();
     for (t, _) in list {
         let own = match t {
             LinuxNamespaceType::Pid => "/proc/self/ns/pid_for_children",
-            _ => "/proc/self/ns/time_for_children",
+            LinuxNamespaceType::Time => "/proc/self/ns/time_for_children",
+            LinuxNamespaceType::Network => "/proc/self/ns/net",
+            LinuxNamespaceType::Ipc => "/proc/self/ns/ipc",
+            LinuxNamespaceType::Uts => "/proc/self/ns/uts",
+            LinuxNamespaceType::Cgroup => "/proc/self/ns/cgroup",
+            LinuxNamespaceType::Mount => "/proc/self/ns/mnt",
+            LinuxNamespaceType::User => unreachable!("a user namespace is never joined for children"),
         };
         let fd: OwnedFd = std::fs::File::open(own).map_err(|e| NsError::Open(*t, own.into(), e.to_string()))?.into();
         restore.push((*t, fd));
     }
+    // Entering a mount namespace moves us to its root; so does coming back.
+    let cwd = match restore.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
+        true => Some(std::fs::File::open(".").map_err(|e| NsError::Map("linux.namespaces: mount", e.to_string()))?),
+        false => None,
+    };
     join_all(list)?;
-    Ok(restore)
+    Ok(Restore { list: restore, cwd })
 }
 
 /// The lines of a uid_map or gid_map file ("inside outside count").

@@ -26,6 +26,9 @@ pub enum Msg {
     /// init → nook: the pty master, attached (no --console-socket: nook
     /// relays the terminal itself).
     Pty,
+    /// init → nook: init forked into its new pid namespace and exits; the
+    /// container's init is now this pid (nook's child), its pidfd attached.
+    Reborn(i32),
 }
 
 impl Msg {
@@ -36,6 +39,7 @@ impl Msg {
             Msg::Hooks => b"H".to_vec(),
             Msg::Pty => b"P".to_vec(),
             Msg::Error(s) => [b"E".as_slice(), s.as_bytes()].concat(),
+            Msg::Reborn(pid) => [b"B".as_slice(), pid.to_string().as_bytes()].concat(),
         }
     }
 
@@ -46,6 +50,11 @@ impl Msg {
             Some((b'H', [])) => Ok(Msg::Hooks),
             Some((b'P', [])) => Ok(Msg::Pty),
             Some((b'E', rest)) => Ok(Msg::Error(String::from_utf8_lossy(rest).into_owned())),
+            Some((b'B', rest)) => std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Msg::Reborn)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed pid from init")),
             _ => Err(io::Error::new(io::ErrorKind::InvalidData, "malformed message from init")),
         }
     }

@@ -191,7 +191,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         match namespaces::new_time_for_children(&offsets) {
             Ok(r) => restore.extend(r),
             Err(e) => {
-                namespaces::join_all(&restore)?;
+                restore.restore()?;
                 return Err(e.into());
             }
         }
@@ -204,7 +204,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
     if !matches!(forked, Ok(Forked::Child)) {
-        namespaces::join_all(&restore)?;
+        restore.restore()?;
     }
     match forked.map_err(other("clone3"))? {
         Forked::Child => {
@@ -229,7 +229,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             };
             init::run(args, child_end)
         }
-        Forked::Parent { pid, pidfd } => {
+        Forked::Parent { mut pid, pidfd } => {
             crate::logger::debug(|| format!("cloned init {pid}"));
             undo.child = Some((pid, pidfd));
             drop(child_end);
@@ -259,6 +259,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                         parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
                     }
                     Some((Msg::Pty, Some(fd))) if opts.foreground && pty.is_none() => pty = Some(fd),
+                    Some((Msg::Reborn(new), Some(fd))) if ns.unshare_after_join & libc::CLONE_NEWPID as u64 != 0 => {
+                        // The first clone has forked the real init and exits.
+                        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                        crate::logger::debug(|| format!("init is {new}, in its new pid namespace"));
+                        pid = new;
+                        undo.child = Some((pid, fd));
+                    }
                     Some((Msg::Ready, _)) => break,
                     Some((Msg::Error(msg), _)) => return Err(ContainerError::Init(msg)),
                     Some((m, _)) => return Err(ContainerError::Other(format!("unexpected message from init: {m:?}"))),

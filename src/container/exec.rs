@@ -124,7 +124,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
     if !matches!(forked, Ok(Forked::Child)) {
-        namespaces::join_all(&restore)?;
+        restore.restore()?;
     }
     match forked.map_err(other("clone3"))? {
         Forked::Child => {

@@ -91,6 +91,9 @@ fn setup(
     if ns.unshare_after_join != 0 {
         nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(ns.unshare_after_join as i32))
             .map_err(|e| format!("linux.namespaces: creating namespaces in the joined user namespace: {e}"))?;
+        if ns.unshare_after_join & libc::CLONE_NEWPID as u64 != 0 {
+            fork_into_new_pid_ns(chan)?;
+        }
     }
     if args.namespaces.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
@@ -157,6 +160,27 @@ fn setup(
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
+}
+
+/// unshare(CLONE_NEWPID) applies to our children only: fork once more, so
+/// that the process that carries on is pid 1 of the new namespace. It is
+/// born nook's child (CLONE_PARENT), so `run` waits for it as for any init;
+/// this process tells nook its pid and pidfd, and exits.
+fn fork_into_new_pid_ns(chan: &Channel) -> Result<(), String> {
+    let forked = crate::sys::clone3(libc::CLONE_PARENT as u64, None)
+        .map_err(|e| format!("linux.namespaces: pid: forking into the new pid namespace: {e}"))?;
+    match forked {
+        crate::sys::Forked::Child => {
+            let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
+            HOST_PID.store(host_pid.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        crate::sys::Forked::Parent { pid, pidfd } => {
+            let sent = chan.send_fd(&Msg::Reborn(pid), std::os::fd::AsFd::as_fd(&pidfd));
+            // SAFETY: _exit ends this process at once; the child carries on.
+            unsafe { libc::_exit(i32::from(sent.is_err())) }
+        }
+    }
 }
 
 /// The state JSON a hook run by init reads. Init's own pid as the host sees

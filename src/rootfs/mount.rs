@@ -53,8 +53,16 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         if typ.is_empty() || typ == "none" {
             return Err(field("no type, and not a bind mount".into()));
         }
-        let mnt = new_fs(typ, source, &opts).map_err(|e| field(e.to_string()))?;
-        (mnt, Kind::Dir)
+        match new_fs(typ, source, &opts) {
+            Ok(mnt) => (mnt, Kind::Dir),
+            // A user namespace may not mount sysfs for a network namespace
+            // it does not own (one joined from the host): as runc does, it
+            // gets the host's /sys, bound recursively, instead.
+            Err(e) if typ == "sysfs" && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                bind_source(Path::new("/sys"), true).map_err(|e| field(format!("binding /sys for sysfs: {e}")))?
+            }
+            Err(e) => return Err(field(e.to_string())),
+        }
     };
 
     // Attributes: the mount itself, then the r* forms over its whole tree.

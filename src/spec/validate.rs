@@ -156,7 +156,7 @@ fn selinux_enabled() -> bool {
 
 /// runc's rules (libcontainer/configs/validate): a new user namespace needs
 /// both maps; maps need a user namespace; a user namespace joined by path
-/// brings its own maps, and cannot own a new pid namespace here.
+/// brings its own maps.
 fn validate_user_ns(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     let user = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::User);
     let uid = linux.uid_mappings().as_deref().unwrap_or_default();
@@ -185,14 +185,6 @@ fn validate_user_ns(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
                 return Err(SpecError::invalid(
                     "linux.uidMappings",
                     "a user namespace joined by path has its own mappings; give none",
-                ));
-            }
-            let new_pid =
-                linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none());
-            if new_pid {
-                return Err(SpecError::invalid(
-                    "linux.namespaces",
-                    "a new pid namespace with a user namespace joined by path is not supported by this version of nook yet",
                 ));
             }
             Ok(())
