@@ -265,7 +265,8 @@ fn delete_force_kills_an_init_whose_pid_was_never_recorded() {
 }
 
 /// A state dir without state.json (a create killed between mkdir and its
-/// first write) is listed as stopped, and `delete --force` removes it.
+/// first write) is listed and reported as stopped, and `delete --force`
+/// removes it.
 #[test]
 fn a_bare_state_dir_is_listed_and_deletable() {
     let b = Bundle::new("bare", &["true"]);
@@ -274,6 +275,9 @@ fn a_bare_state_dir_is_listed_and_deletable() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let me = v.as_array().unwrap().iter().find(|c| c["id"] == b.id.as_str()).expect("listed");
     assert_eq!(me["status"], "stopped");
+    // `state` shows it the same way, rather than denying it exists.
+    assert_eq!(b.status(), "stopped");
+    assert_eq!(b.state()["pid"], 0);
     // Not the seal's scratch dir, which is no container.
     assert!(!stdout(&b.nook(&["list", "-q"])).lines().any(|l| l == ".seal"));
     assert!(b.nook(&["delete", "--force", &b.id]).status.success());

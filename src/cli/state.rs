@@ -25,8 +25,13 @@ pub fn state(cli: &Cli, a: &IdArg) -> anyhow::Result<i32> {
     state::validate_id(&a.id)?;
     let dir = cli.root.join(&a.id);
     let st = match state::load_state(&dir) {
+        // A directory without state.json is a create that has not written
+        // any yet, or died before it did: shown as `list` shows it.
         Err(state::StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(state::StateError::NotFound(a.id.clone()).into())
+            match dir.is_dir() {
+                true => state::placeholder(&a.id),
+                false => return Err(state::StateError::NotFound(a.id.clone()).into()),
+            }
         }
         r => r?,
     };
