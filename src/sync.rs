@@ -5,11 +5,9 @@
 //! `exec` relays itself.
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use nix::sys::socket::{sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// A message on the setup channel.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,29 +100,9 @@ impl Channel {
     /// close-on-exec).
     pub fn recv_fd(&self) -> io::Result<Option<(Msg, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; 8192];
-        loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([RawFd; 1]);
-            let (n, fds) =
-                match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(e.into()),
-                    Ok(r) => {
-                        let mut fds = Vec::new();
-                        for c in r.cmsgs()? {
-                            if let ControlMessageOwned::ScmRights(f) = c {
-                                fds.extend(f);
-                            }
-                        }
-                        (r.bytes, fds)
-                    }
-                };
-            // SCM_RIGHTS just installed these fds in our table: ours to own.
-            let mut fds = fds.into_iter().filter_map(|f| crate::sys::owned(f as libc::c_long).ok());
-            if n == 0 {
-                return Ok(None);
-            }
-            return Msg::decode(&buf[..n]).map(|m| Some((m, fds.next())));
+        match crate::sys::recv_with_fd(self.0.as_fd(), &mut buf)? {
+            (0, _) => Ok(None),
+            (n, fd) => Msg::decode(&buf[..n]).map(|m| Some((m, fd))),
         }
     }
 }

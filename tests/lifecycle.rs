@@ -365,31 +365,14 @@ fn a_recycled_pid_is_never_taken_for_the_container() {
 
 #[test]
 fn pidfd_socket_receives_a_pidfd_of_init() {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let b = Bundle::new("pidfd", &["sleep", "100"]);
     let sock_path = b.dir.join("pidfd.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
     let recv = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                _ => None,
-            })
-            .unwrap();
-        unsafe { OwnedFd::from_raw_fd(fd) }
+        nook::sys::recv_with_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf).unwrap().1.expect("a pidfd")
     });
     let out = b.with_bundle("create", &["--pidfd-socket", sock_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

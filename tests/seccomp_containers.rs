@@ -18,10 +18,8 @@ mod podman;
 
 mod common;
 use common::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::{json, Value};
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -235,19 +233,8 @@ struct Seen {
 fn agent(listener: UnixListener, answer: libc::seccomp_notif_resp, stop: Arc<AtomicBool>) -> Seen {
     let (conn, _) = listener.accept().unwrap();
     let mut buf = vec![0u8; 16384];
-    let mut cmsg = nix::cmsg_space!([RawFd; 2]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
-    let mut fds = vec![];
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(r) = c {
-            fds.extend(r);
-        }
-    }
-    let n = msg.bytes;
-    assert_eq!(fds.len(), 1, "one fd expected");
-    // SAFETY: SCM_RIGHTS gave us a fresh fd.
-    let fd = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    let (n, fd) = nook::sys::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+    let fd = fd.expect("one fd expected");
     let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
     let mut syscalls = vec![];
     while !stop.load(Ordering::Relaxed) {

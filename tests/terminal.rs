@@ -6,10 +6,9 @@
 mod common;
 use common::*;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::json;
-use std::io::{IoSliceMut, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,19 +52,8 @@ impl ConsoleSocket {
         };
         conn.set_nonblocking(false).unwrap();
         let mut buf = [0u8; 4096];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).unwrap();
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(f) = c {
-                fds.extend(f);
-            }
-        }
-        let n = msg.bytes;
-        assert_eq!(fds.len(), 1, "expected one fd, got {fds:?}");
-        // SAFETY: SCM_RIGHTS just gave us this fd.
-        let fd = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        let (n, fd) = nook::sys::recv_with_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf).unwrap();
+        let fd = fd.expect("expected the pty master");
         (String::from_utf8_lossy(&buf[..n]).into_owned(), fd.into())
     }
 }

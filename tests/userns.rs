@@ -161,22 +161,30 @@ fn a_joined_user_namespace_owns_a_new_pid_namespace() {
     a.assert_clean();
 }
 
+/// A namespace the host's user namespace owns, held by `unshare FLAGS
+/// sleep`: the holder (to kill) and the namespace's path.
+fn host_owned_ns(name: &str, flags: &[&str]) -> (std::process::Child, String) {
+    let holder = std::process::Command::new("unshare")
+        .args(flags)
+        .args(["sleep", "100"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ns = format!("/proc/{}/ns/{name}", holder.id());
+    let t = std::time::Instant::now();
+    while std::fs::read_link(&ns).ok() == std::fs::read_link(format!("/proc/self/ns/{name}")).ok() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "unshare {flags:?} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (holder, ns)
+}
+
 /// A new user namespace beside a network namespace the host owns (as CNI
 /// makes them): nook joins it for the clone, since init could not from
 /// inside its new user namespace.
 #[test]
 fn a_new_user_namespace_can_join_a_host_owned_network_namespace() {
-    let mut holder = std::process::Command::new("unshare")
-        .args(["--net", "sleep", "100"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let netns = format!("/proc/{}/ns/net", holder.id());
-    let t = std::time::Instant::now();
-    while std::fs::read_link(&netns).ok() == std::fs::read_link("/proc/self/ns/net").ok() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(5), "unshare --net did not start");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (mut holder, netns) = host_owned_ns("net", &["--net"]);
     let script = "readlink /proc/self/ns/net; id -u; cat /proc/self/uid_map; test -d /sys/kernel && echo sys";
     let b = userns_bundle("userns-hostnet", &["sh", "-c", script], false);
     b.edit(|c| {
@@ -207,17 +215,7 @@ fn a_new_user_namespace_can_join_a_host_owned_network_namespace() {
 /// relative --pid-file lands where the caller is).
 #[test]
 fn a_new_user_namespace_can_join_a_host_owned_mount_namespace() {
-    let mut holder = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sleep", "100"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mntns = format!("/proc/{}/ns/mnt", holder.id());
-    let t = std::time::Instant::now();
-    while std::fs::read_link(&mntns).ok() == std::fs::read_link("/proc/self/ns/mnt").ok() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(5), "unshare --mount did not start");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (mut holder, mntns) = host_owned_ns("mnt", &["--mount", "--propagation", "private"]);
     let b = userns_bundle("userns-hostmnt", &["/bin/busybox", "sh", "-c", "readlink /proc/self/ns/mnt; id -u"], false);
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();

@@ -109,6 +109,32 @@ pub fn openat2(dir: BorrowedFd, path: &Path, flags: i32, mode: u32, resolve: u64
     }
 }
 
+/// Receives one datagram or message into `buf` and the first fd passed
+/// with it (SCM_RIGHTS, close-on-exec; any further ones are closed).
+/// Returns the length (0 when the peer has closed) and the fd.
+pub fn recv_with_fd(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    loop {
+        let mut iov = [io::IoSliceMut::new(buf)];
+        let mut space = nix::cmsg_space!([RawFd; 4]);
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(r) => {
+                let mut fds = Vec::new();
+                for c in r.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(f) = c {
+                        fds.extend(f);
+                    }
+                }
+                // SCM_RIGHTS just installed these fds in our table: ours to own.
+                let mut fds = fds.into_iter().filter_map(|f| owned(f as libc::c_long).ok());
+                return Ok((r.bytes, fds.next()));
+            }
+        }
+    }
+}
+
 /// Marks every fd from `first` up close-on-exec.
 pub fn cloexec_range_from(first: u32) -> io::Result<()> {
     // SAFETY: only changes fd flags.

@@ -3,12 +3,10 @@
 use super::{profile, rule, rule_args};
 use crate::seccomp::{compile, container_process_state, install, send_listener_fd, Filter};
 use nix::sys::signal::Signal;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{ContainerProcessState, LinuxSeccompAction as A, LinuxSeccompOperator as O, State};
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
 /// Raw syscall; returns the result or `-errno`.
@@ -128,18 +126,8 @@ fn notify_hands_listener_to_agent() {
     let agent_thread = std::thread::spawn(move || {
         let (conn, _) = agent.accept().unwrap();
         let mut buf = vec![0u8; 4096];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
-        let mut fds = vec![];
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(r) = c {
-                fds.extend(r);
-            }
-        }
-        let n = msg.bytes;
-        // SAFETY: SCM_RIGHTS gave us a fresh fd.
-        let listener = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        let (n, fd) = crate::sys::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+        let listener = fd.expect("the listener fd");
         let cps: ContainerProcessState = serde_json::from_slice(&buf[..n]).unwrap();
         // SAFETY: zeroed plain-data structs filled by the kernel.
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
