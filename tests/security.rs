@@ -182,3 +182,50 @@ fn procfs_writes_ignore_mounts_made_by_a_container() {
         b.assert_clean();
     }
 }
+
+/// The racing form of the same attack: the attacking container mounts and
+/// unmounts its look-alike /proc in a loop (logging what reached its files)
+/// while containers joining its mount namespace are created one after the
+/// other. None of their writes may land in the attacker's files.
+#[test]
+fn procfs_writes_ignore_mounts_raced_by_a_container() {
+    let script = "while true; do mount -t tmpfs t /proc && mkdir -p /proc/self /proc/sys/net/core \
+                  && touch /proc/self/oom_score_adj /proc/sys/net/core/somaxconn \
+                  && cat /proc/self/oom_score_adj /proc/sys/net/core/somaxconn >> /tmp/log; umount /proc; \
+                  echo >> /tmp/rounds; done";
+    let attacker = Bundle::new("cve-2025-52881-race", &["sh", "-c", script]);
+    attacker.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_ADMIN".into());
+        }
+    });
+    assert!(attacker.with_bundle("run", &["--detach"]).status.success());
+    let apid = attacker.state()["pid"].as_i64().unwrap();
+    let victim = Bundle::new("cve-2025-52881-racer", &["true"]);
+    let mnt = format!("/proc/{apid}/ns/mnt");
+    victim.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        ns.push(json!({"type": "mount", "path": mnt}));
+        c["linux"]["sysctl"] = json!({"net.core.somaxconn": "777"});
+        c["process"]["oomScoreAdj"] = 555.into();
+    });
+    for _ in 0..30 {
+        // Each create either writes the real files or fails cleanly (a
+        // raced /proc may also hide the program): never the decoys.
+        if victim.with_bundle("create", &[]).status.success() {
+            let pid = victim.state()["pid"].as_i64().unwrap();
+            assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap().trim(), "555");
+        }
+        assert!(victim.nook(&["delete", "--force", &victim.id]).status.success());
+        victim.assert_clean();
+    }
+    let rounds = std::fs::read_to_string(format!("/proc/{apid}/root/tmp/rounds")).unwrap_or_default();
+    assert!(rounds.lines().count() > 10, "the attacker's mount loop did not run");
+    let log = std::fs::read_to_string(format!("/proc/{apid}/root/tmp/log")).unwrap_or_default();
+    assert!(!log.contains("555") && !log.contains("777"), "a write reached the attacker's files: {log}");
+    assert!(attacker.nook(&["delete", "--force", &attacker.id]).status.success());
+    attacker.assert_clean();
+}
