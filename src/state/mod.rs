@@ -351,15 +351,72 @@ pub fn placeholder(id: &str) -> State {
 
 fn locked_by_other(dir: &Path) -> bool {
     let Ok(f) = File::open(dir) else { return false };
+    let Ok(md) = f.metadata() else { return false };
     match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
         Ok(_) => false,
-        Err((_, e)) => e == nix::errno::Errno::EWOULDBLOCK,
+        Err((_, e)) => e == nix::errno::Errno::EWOULDBLOCK && locker_alive(&md),
+    }
+}
+
+/// Whether the process that took the flock on this directory still lives.
+/// A create killed after its clone leaves the lock, for a moment, with the
+/// clone (init closes its copy first thing, when it gets to run): the lock
+/// is then nobody's. /proc/locks names the process that took it.
+fn locker_alive(md: &std::fs::Metadata) -> bool {
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else { return true };
+    let want = format!("{:02x}:{:02x}:{}", nix::sys::stat::major(md.dev()), nix::sys::stat::minor(md.dev()), md.ino());
+    let pid = locks.lines().find_map(|l| {
+        // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF" (waiters have "->")
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 6 && f[1] == "FLOCK" && f[5] == want).then(|| f[4].parse::<i32>().ok()).flatten()
+    });
+    match pid {
+        // Not visible from our pid namespace: assume it lives.
+        Some(pid) if pid > 0 => proc_stat(pid).is_some_and(|(_, state)| state != 'Z'),
+        _ => true,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_left_with_a_clone_of_a_dead_locker_is_free() {
+        let dir = std::env::temp_dir().join(format!("nook-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Held by a live process (ourselves, through another open file).
+        let held = nix::fcntl::Flock::lock(File::open(&dir).unwrap(), nix::fcntl::FlockArg::LockExclusive).unwrap();
+        assert!(locked_by_other(&dir));
+        drop(held);
+        assert!(!locked_by_other(&dir));
+        // Taken by a process that then dies, its clone keeping the fd.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let f = File::open(&dir).unwrap();
+                let _lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).unwrap();
+                if let nix::unistd::ForkResult::Child = unsafe { nix::unistd::fork() }.unwrap() {
+                    // The clone: holds the lock's fd until the pipe closes.
+                    drop(w);
+                    let mut b = [0u8; 1];
+                    let _ = nix::unistd::read(&r, &mut b);
+                    unsafe { libc::_exit(0) }
+                }
+                unsafe { libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                nix::sys::wait::waitpid(child, None).unwrap();
+                drop(r);
+                let still_held =
+                    nix::fcntl::Flock::lock(File::open(&dir).unwrap(), nix::fcntl::FlockArg::LockExclusiveNonblock);
+                assert!(still_held.is_err(), "the clone should still hold the lock");
+                assert!(!locked_by_other(&dir), "a dead locker's lock counts as held");
+                drop(w);
+            }
+        }
+        std::fs::remove_dir(&dir).unwrap();
+    }
 
     #[test]
     fn ids_are_checked_like_runc() {
