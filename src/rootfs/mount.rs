@@ -32,6 +32,10 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
     let typ = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_deref();
 
+    if opts.copyup && (typ != "tmpfs" || opts.bind) {
+        let what = if opts.bind { "bind" } else { typ };
+        return Err(field(format!("tmpcopyup is for tmpfs mounts, not {what}")));
+    }
     let prepared = ctx.idmapped.iter().find(|(i, _)| *i == index);
     let (detached, kind) = if let Some((_, fd)) = prepared {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
@@ -54,6 +58,9 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
             return Err(field("no type, and not a bind mount".into()));
         }
         let mnt = new_fs(typ, source, &opts).map_err(|e| field(e.to_string()))?;
+        if opts.copyup {
+            copy_up(ctx.root, dest, mnt.as_fd()).map_err(|e| field(format!("tmpcopyup: {e}")))?;
+        }
         (mnt, Kind::Dir)
     };
 
@@ -76,6 +83,15 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
     Ok(())
+}
+
+/// `tmpcopyup`: copies what the destination directory holds (if it exists)
+/// into the new, still detached tmpfs.
+fn copy_up(root: BorrowedFd, dest: &Path, tmpfs: BorrowedFd) -> std::io::Result<()> {
+    let Some(orig) = super::path::open_in_root(root, dest, false)? else { return Ok(()) };
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+    let dir = sys::openat2(orig.as_fd(), Path::new("."), flags, 0, 0)?;
+    super::copyup::copy_dir(dir.as_fd(), tmpfs)
 }
 
 /// A detached copy of the host path `src` (with its submounts if
