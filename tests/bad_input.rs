@@ -179,3 +179,18 @@ fn systemd_cgroup_without_systemd_is_one_clear_line() {
     assert_one_line_error(&out, expect);
     b.assert_clean();
 }
+
+#[test]
+fn intel_rdt_without_resctrl_is_one_clear_line() {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let resctrl = mounts.lines().any(|l| l.split_once(" - ").is_some_and(|(_, fs)| fs.starts_with("resctrl ")));
+    let b = Bundle::new("rdt", &["true"]);
+    b.edit(|c| c["linux"]["intelRdt"] = serde_json::json!({"closID": "nook", "l3CacheSchema": "L3:0=f"}));
+    let expect = if resctrl {
+        "linux.intelRdt: not supported by this version of nook yet"
+    } else {
+        "linux.intelRdt: resctrl is not mounted on this host (Intel RDT / AMD QoS unavailable)"
+    };
+    assert_one_line_error(&b.with_bundle("run", &[]), expect);
+    b.assert_clean();
+}

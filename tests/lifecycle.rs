@@ -297,9 +297,12 @@ fn features_tell_what_nook_supports() {
     assert!(f["linux"]["seccomp"]["actions"].as_array().unwrap().iter().any(|a| a == "SCMP_ACT_NOTIFY"));
     assert!(f["linux"]["seccomp"]["operators"].as_array().unwrap().iter().any(|a| a == "SCMP_CMP_MASKED_EQ"));
     let opts = f["mountOptions"].as_array().unwrap();
-    for o in ["ro", "rro", "nosuid", "rbind", "rslave", "strictatime"] {
+    for o in ["ro", "rro", "nosuid", "rbind", "rslave", "strictatime", "tmpcopyup"] {
         assert!(opts.iter().any(|v| v == o), "{o} missing");
     }
+    let modes = f["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
+    assert_eq!(modes.len(), 7, "{modes:?}");
+    assert_eq!(f["linux"]["memoryPolicy"]["flags"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -62,7 +62,13 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
         if !a.command.is_empty() {
             anyhow::bail!("exec: give either --process or a command, not both");
         }
-        return Ok(crate::spec::read_json(p, crate::spec::MAX_CONFIG_BYTES)?);
+        // Fields are named as in config.json (`process.cwd`), as runc does.
+        return crate::spec::read_json(p, crate::spec::MAX_CONFIG_BYTES).map_err(|e| match e {
+            crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
+                crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
+            }
+            e => e.into(),
+        });
     }
     if a.command.is_empty() {
         anyhow::bail!("exec: a command is required (or --process)");

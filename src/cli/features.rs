@@ -28,6 +28,11 @@ pub fn features_json() -> serde_json::Value {
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": true},
+            "memoryPolicy": {
+                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
+                          "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
             "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {

@@ -310,8 +310,9 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, &path).map_err(|e| ContainerError::Other(format!("--pid-file {}: {e}", path.display())))
 }
 
-/// `linux.personality`, `process.ioPriority` and `process.scheduler`,
-/// checked before anything is made (init sets them later).
+/// `linux.personality`, `process.ioPriority`, `process.scheduler`,
+/// `linux.memoryPolicy` and `process.execCPUAffinity`, checked before
+/// anything is made (init sets them later; the affinity is for `exec`).
 fn check_process_settings(spec: &oci_spec::runtime::Spec) -> Result<()> {
     use crate::process::{self, ProcessError};
     let bad = |e: ProcessError| match e {
@@ -327,5 +328,9 @@ fn check_process_settings(spec: &oci_spec::runtime::Spec) -> Result<()> {
     if let Some(s) = spec.process().as_ref().and_then(|p| p.scheduler().as_ref()) {
         process::sched_attr(s).map_err(bad)?;
     }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.memory_policy().as_ref()) {
+        process::mempolicy(p).map_err(bad)?;
+    }
+    process::exec_affinity(spec.process().as_ref().and_then(|p| p.exec_cpu_affinity().as_ref())).map_err(bad)?;
     Ok(())
 }

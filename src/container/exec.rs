@@ -6,6 +6,7 @@ use super::run::{wait_forwarding, FORWARDED};
 use super::{load, other, ContainerError, Result};
 use crate::init::{self, ExecArgs};
 use crate::namespaces;
+use crate::process::{self, ProcessError};
 use crate::state::{self, Status};
 use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
@@ -77,6 +78,13 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());
+    }
+    // `initial`: nook itself runs there from now on, and the child it
+    // clones inherits it (see process::affinity).
+    let affinity = |e: ProcessError| ContainerError::Other(e.to_string());
+    let (initial, _) = process::exec_affinity(opts.process.exec_cpu_affinity().as_ref()).map_err(affinity)?;
+    if let Some(cpus) = initial {
+        process::set_affinity(process::AFFINITY_INITIAL, &cpus).map_err(affinity)?;
     }
     let console_socket = super::create::check_terminal(
         opts.process.terminal().unwrap_or(false),

@@ -77,11 +77,19 @@ fn setup(
     if let Some(per) = args.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(per).map_err(|e| e.to_string())?;
     }
+    if let Some(mp) = args.spec.linux().as_ref().and_then(|l| l.memory_policy().as_ref()) {
+        process::set_memory_policy(mp).map_err(|e| e.to_string())?;
+    }
     let argv = p.args().as_deref().unwrap_or_default();
     let env = p.env().as_deref().unwrap_or_default();
     let program = process::find_executable(argv.first().ok_or("args: empty")?, env).map_err(|e| e.to_string())?;
     // In the container's mount namespace and root now: its /dev/pts.
     set_up_terminal(p, console_socket, chan, false)?;
+    // In the container's cgroup since birth: `final` is set last, so the
+    // runtime's setup ran on `initial` (see process::affinity).
+    if let (_, Some(cpus)) = process::exec_affinity(p.exec_cpu_affinity().as_ref()).map_err(|e| e.to_string())? {
+        process::set_affinity(process::AFFINITY_FINAL, &cpus).map_err(|e| e.to_string())?;
+    }
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }

@@ -151,6 +151,9 @@ fn setup(
     if let Some(p) = args.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(p).map_err(|e| e.to_string())?;
     }
+    if let Some(p) = args.spec.linux().as_ref().and_then(|l| l.memory_policy().as_ref()) {
+        process::set_memory_policy(p).map_err(|e| e.to_string())?;
+    }
     nix::unistd::chdir(process.cwd()).map_err(|e| format!("process.cwd {}: {e}", process.cwd().display()))?;
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();

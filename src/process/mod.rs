@@ -1,10 +1,16 @@
 //! The container process's identity and limits: rlimits, user and groups,
-//! capabilities, no_new_privs, and finding and exec'ing its program.
+//! capabilities, no_new_privs, scheduling, CPU affinity and NUMA memory
+//! policy, and finding and exec'ing its program.
 
+mod affinity;
 mod caps;
+pub mod cpulist;
+mod numa;
 mod sched;
 
+pub use self::affinity::{exec_affinity, set_affinity, FINAL as AFFINITY_FINAL, INITIAL as AFFINITY_INITIAL};
 pub use self::caps::{apply_capabilities, drop_bounding};
+pub use self::numa::{mempolicy, set_memory_policy};
 pub use self::sched::{persona, sched_attr, set_io_priority, set_personality, set_scheduler, validate_io_priority};
 
 use nix::sys::resource::{setrlimit, Resource};

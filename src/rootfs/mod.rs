@@ -2,6 +2,7 @@
 //! propagation, the spec's mounts, /dev, pivot_root (or chroot), masked and
 //! read-only paths, and a read-only root.
 
+mod copyup;
 mod devices;
 mod mount;
 pub mod options;

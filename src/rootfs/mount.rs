@@ -32,6 +32,10 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
     let typ = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_deref();
 
+    if opts.copyup && (typ != "tmpfs" || opts.bind) {
+        let what = if opts.bind { "bind" } else { typ };
+        return Err(field(format!("tmpcopyup is for tmpfs mounts, not {what}")));
+    }
     let prepared = ctx.idmapped.iter().find(|(i, _)| *i == index);
     let (detached, kind) = if let Some((_, fd)) = prepared {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
@@ -53,16 +57,22 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         if typ.is_empty() || typ == "none" {
             return Err(field("no type, and not a bind mount".into()));
         }
-        match new_fs(typ, source, &opts) {
-            Ok(mnt) => (mnt, Kind::Dir),
+        let mnt = match new_fs(typ, source, &opts) {
+            Ok(mnt) => mnt,
             // A user namespace may not mount sysfs for a network namespace
             // it does not own (one joined from the host): as runc does, it
             // gets the host's /sys, bound recursively, instead.
             Err(e) if typ == "sysfs" && e.kind() == std::io::ErrorKind::PermissionDenied => {
-                bind_source(Path::new("/sys"), true).map_err(|e| field(format!("binding /sys for sysfs: {e}")))?
+                let (mnt, _) =
+                    bind_source(Path::new("/sys"), true).map_err(|e| field(format!("binding /sys for sysfs: {e}")))?;
+                mnt
             }
             Err(e) => return Err(field(e.to_string())),
+        };
+        if opts.copyup {
+            copy_up(ctx.root, dest, mnt.as_fd()).map_err(|e| field(format!("tmpcopyup: {e}")))?;
         }
+        (mnt, Kind::Dir)
     };
 
     // Attributes: the mount itself, then the r* forms over its whole tree.
@@ -84,6 +94,15 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
     Ok(())
+}
+
+/// `tmpcopyup`: copies what the destination directory holds (if it exists)
+/// into the new, still detached tmpfs.
+fn copy_up(root: BorrowedFd, dest: &Path, tmpfs: BorrowedFd) -> std::io::Result<()> {
+    let Some(orig) = super::path::open_in_root(root, dest, false)? else { return Ok(()) };
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+    let dir = sys::openat2(orig.as_fd(), Path::new("."), flags, 0, 0)?;
+    super::copyup::copy_dir(dir.as_fd(), tmpfs)
 }
 
 /// A detached copy of the host path `src` (with its submounts if

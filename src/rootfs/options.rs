@@ -24,6 +24,8 @@ pub struct MountOptions {
     pub data: Vec<(String, Option<String>)>,
     /// `idmap` (false) or `ridmap` (true): an idmapped bind mount.
     pub idmap: Option<bool>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
+    pub copyup: bool,
 }
 
 enum Opt {
@@ -91,8 +93,6 @@ fn propagation(name: &str) -> Option<(u64, bool)> {
 const SB_FLAGS: &[&str] = &["sync", "async", "dirsync", "mand", "nomand", "lazytime", "nolazytime", "silent", "loud"];
 /// Accepted and meaningless here (runc ignores them too).
 const IGNORED: &[&str] = &["defaults", "remount", "iversion", "noiversion"];
-/// Accepted by runc, not by nook yet.
-const UNSUPPORTED: &[&str] = &["tmpcopyup"];
 
 impl MountOptions {
     /// Parses a mount's options; an error names the option.
@@ -114,8 +114,8 @@ impl MountOptions {
             } else if o == "idmap" || o == "ridmap" {
                 m.idmap = Some(o == "ridmap");
             } else if IGNORED.contains(&o) {
-            } else if UNSUPPORTED.contains(&o) {
-                return Err(format!("mount option {o:?} is not supported by this version of nook yet"));
+            } else if o == "tmpcopyup" {
+                m.copyup = true;
             } else if SB_FLAGS.contains(&o) {
                 m.data.push((o.to_owned(), None));
             } else if o.is_empty() {
@@ -135,7 +135,13 @@ impl MountOptions {
     pub fn fsmount_flags(&self) -> u64 {
         let mut a = self.attr;
         a.attr_set |= self.rattr.attr_set;
-        a.attr_set & !MOUNT_ATTR_IDMAP
+        let flags = a.attr_set & !MOUNT_ATTR_IDMAP;
+        // A tmpcopyup tmpfs is filled first; `ro` comes with the attributes after.
+        if self.copyup {
+            flags & !MOUNT_ATTR_RDONLY
+        } else {
+            flags
+        }
     }
 }
 
@@ -170,7 +176,7 @@ pub fn known_options() -> Vec<String> {
             .iter()
             .chain(SB_FLAGS)
             .chain(IGNORED)
-            .chain(&["bind", "rbind", "idmap", "ridmap"])
+            .chain(&["bind", "rbind", "idmap", "ridmap", "tmpcopyup"])
             .map(|s| s.to_string()),
     );
     v.sort();
@@ -220,9 +226,9 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_and_empty_options_are_errors_naming_the_option() {
-        let e = MountOptions::parse(&["tmpcopyup".to_string()]).unwrap_err();
-        assert!(e.contains("\"tmpcopyup\""), "{e}");
+    fn extension_options_and_empty_options() {
+        let c = parse(&["tmpcopyup", "mode=755"]);
+        assert!(c.copyup && c.data == vec![("mode".to_string(), Some("755".to_string()))]);
         assert_eq!(parse(&["idmap"]).idmap, Some(false));
         assert_eq!(parse(&["rbind", "ridmap"]).idmap, Some(true));
         assert!(MountOptions::parse(&[String::new()]).is_err());

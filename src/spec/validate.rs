@@ -120,10 +120,13 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     }
     let mut unsupported: Vec<&str> = Vec::new();
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+        if !resctrl_mounted() {
+            return Err(SpecError::invalid(
+                "linux.intelRdt",
+                "resctrl is not mounted on this host (Intel RDT / AMD QoS unavailable)",
+            ));
+        }
         unsupported.push("linux.intelRdt");
-    }
-    if linux.is_some_and(|l| l.memory_policy().is_some()) {
-        unsupported.push("linux.memoryPolicy");
     }
     if linux.is_some_and(|l| l.mount_label().as_deref().is_some_and(|s| !s.is_empty())) {
         unsupported.push("linux.mountLabel");
@@ -134,13 +137,18 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
         unsupported.push("process.selinuxLabel");
     }
-    if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
-        unsupported.push("process.execCPUAffinity");
-    }
     match unsupported.first() {
         Some(field) => Err(SpecError::invalid(*field, "not supported by this version of nook yet")),
         None => Ok(()),
     }
+}
+
+/// Whether a resctrl filesystem (Intel RDT, AMD QoS) is mounted, as runc
+/// finds it: any mount of type resctrl in our mountinfo.
+fn resctrl_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+        m.lines().any(|l| l.split_once(" - ").is_some_and(|(_, fs)| fs.split(' ').next() == Some("resctrl")))
+    })
 }
 
 /// Whether AppArmor is enabled (runc's check).

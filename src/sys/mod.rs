@@ -233,3 +233,24 @@ pub fn monotonic_ns() -> u64 {
         nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
     t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
+
+/// set_mempolicy(2) for the calling thread (inherited by its children):
+/// `mode` with its MPOL_F_* flags, and the node mask (empty: no nodes).
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits (the historic off-by-one).
+        (nodes.as_ptr(), nodes.len() as libc::c_ulong * 64 + 1)
+    };
+    // SAFETY: `ptr` is null or points to `nodes`, which holds maxnode - 1 bits.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(|_| ())
+}
+
+/// sched_setaffinity(2) for the calling thread (nook is single-threaded
+/// where it calls this), with a CPU bit mask in 64-bit words.
+pub fn sched_setaffinity_self(cpus: &[u64]) -> io::Result<()> {
+    // SAFETY: the pointer and byte length describe `cpus`.
+    check(unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, std::mem::size_of_val(cpus), cpus.as_ptr()) })
+        .map(|_| ())
+}
