@@ -154,6 +154,10 @@ fn setup(
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
     // The terminal comes from the container's own /dev/pts, now mounted.
     set_up_terminal(process, console_socket, chan, true)?;
+    // Last: the profile takes effect at the program's exec (and, as with
+    // runc, at a startContainer hook's), so nothing above is confined; set
+    // now so a profile the kernel refuses fails `create`.
+    process::lsm::apply_on_exec(args.procfs, process).map_err(|e| e.to_string())?;
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
@@ -221,5 +225,11 @@ fn procfs(p: Option<&crate::sys::procfs::ProcFs>) -> Result<&crate::sys::procfs:
 /// Whether init will write to procfs, so nook opens a handle for it.
 pub fn needs_procfs(spec: &Spec) -> bool {
     let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
-    sysctl || spec.process().as_ref().is_some_and(|p| p.oom_score_adj().is_some())
+    sysctl || spec.process().as_ref().is_some_and(needs_procfs_for)
+}
+
+/// Whether setting up `process` (the container's or one for `nook exec`)
+/// writes to procfs.
+pub fn needs_procfs_for(process: &oci_spec::runtime::Process) -> bool {
+    process.oom_score_adj().is_some() || process::lsm::apparmor_profile(process).is_some()
 }

@@ -2,6 +2,7 @@
 //! capabilities, no_new_privs, and finding and exec'ing its program.
 
 mod caps;
+pub mod lsm;
 mod sched;
 
 pub use self::caps::{apply_capabilities, drop_bounding};

@@ -106,17 +106,9 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
     // An LSM setting the host cannot honour is named as such first.
-    let set = |v: Option<&String>| v.is_some_and(|s| !s.is_empty());
-    if set(process.and_then(|p| p.apparmor_profile().as_ref())) && !apparmor_enabled() {
-        return Err(SpecError::invalid("process.apparmorProfile", "AppArmor is not enabled on this host"));
-    }
-    for (field, v) in [
-        ("process.selinuxLabel", process.and_then(|p| p.selinux_label().as_ref())),
-        ("linux.mountLabel", linux.and_then(|l| l.mount_label().as_ref())),
-    ] {
-        if set(v) && !selinux_enabled() {
-            return Err(SpecError::invalid(field, "SELinux is not enabled on this host"));
-        }
+    if let Some(p) = process {
+        let mount_label = linux.and_then(|l| l.mount_label().clone());
+        crate::process::lsm::check(p, &mount_label).map_err(|e| SpecError::invalid(e.field, e.msg))?;
     }
     let mut unsupported: Vec<&str> = Vec::new();
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
@@ -125,15 +117,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     if linux.is_some_and(|l| l.memory_policy().is_some()) {
         unsupported.push("linux.memoryPolicy");
     }
-    if linux.is_some_and(|l| l.mount_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("linux.mountLabel");
-    }
-    if process.is_some_and(|p| p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("process.apparmorProfile");
-    }
-    if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("process.selinuxLabel");
-    }
     if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
         unsupported.push("process.execCPUAffinity");
     }
@@ -141,17 +124,6 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
         Some(field) => Err(SpecError::invalid(*field, "not supported by this version of nook yet")),
         None => Ok(()),
     }
-}
-
-/// Whether AppArmor is enabled (runc's check).
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
-}
-
-/// Whether SELinux is enabled: selinuxfs is mounted at /sys/fs/selinux.
-fn selinux_enabled() -> bool {
-    const SELINUX_MAGIC: i64 = 0xf97cff8c;
-    nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 == SELINUX_MAGIC)
 }
 
 /// runc's rules (libcontainer/configs/validate): a new user namespace needs
