@@ -39,7 +39,7 @@ test-host:
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
-	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits --test vm_cgroups -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits --test vm_cgroups --test vm_lsm -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test lifecycle
 
 lint:
