@@ -47,6 +47,8 @@ pub struct InitArgs<'a> {
     pub console_socket: Option<OwnedFd>,
     /// nook's private procfs, when init has anything to write there.
     pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
+    /// Join a new session keyring (not `--no-new-keyring`).
+    pub new_keyring: bool,
 }
 
 /// Runs init; never returns. `chan` is init's end of the setup channel.
@@ -71,6 +73,13 @@ fn setup(
     chan: &Channel,
     console_socket: Option<OwnedFd>,
 ) -> Result<(PathBuf, Option<Listener>), String> {
+    let process = args.spec.process().as_ref().ok_or("process: missing")?;
+    if args.new_keyring {
+        // A keyring of its own (a failure is not fatal, as in runc), labelled
+        // with process.selinuxLabel.
+        let join = || crate::sys::join_session_keyring(&format!("_ses.{}", args.id));
+        let _ = process::lsm::with_key_label(args.procfs, process, join).map_err(|e| e.to_string())?;
+    }
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
     // The host's /proc is still ours: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
@@ -100,7 +109,6 @@ fn setup(
     // procfs is written only through nook's private handle: a joined mount
     // namespace's /proc may have anything mounted over it (CVE-2025-52881).
     apply_sysctl(args.spec, args.procfs)?;
-    let process = args.spec.process().as_ref().ok_or("process: missing")?;
     if let Some(adj) = process.oom_score_adj() {
         procfs(args.procfs)?
             .write("thread-self/oom_score_adj", &adj.to_string())
@@ -133,6 +141,7 @@ fn setup(
             cgroupns: args.namespaces.new_cgroup,
             userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
             idmapped: &args.idmapped,
+            mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
         };
         rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     } else {
@@ -231,5 +240,7 @@ pub fn needs_procfs(spec: &Spec) -> bool {
 /// Whether setting up `process` (the container's or one for `nook exec`)
 /// writes to procfs.
 pub fn needs_procfs_for(process: &oci_spec::runtime::Process) -> bool {
-    process.oom_score_adj().is_some() || process::lsm::apparmor_profile(process).is_some()
+    process.oom_score_adj().is_some()
+        || process::lsm::apparmor_profile(process).is_some()
+        || process::lsm::selinux_label(process).is_some()
 }

@@ -1,8 +1,8 @@
-//! Linux security modules: the AppArmor profile a container's program runs
-//! under (`process.apparmorProfile`), and the checks that refuse an LSM
-//! setting the host cannot honour (`process.selinuxLabel`,
-//! `linux.mountLabel`: SELinux is refused everywhere for now, with a clear
-//! reason).
+//! Linux security modules: the AppArmor profile or SELinux label a
+//! container's program runs under (`process.apparmorProfile`,
+//! `process.selinuxLabel`, which also labels the session keyring), and the
+//! check that refuses a setting the host's LSMs cannot honour.
+//! (`linux.mountLabel` is a mount option: see src/rootfs.)
 //!
 //! As runc (libcontainer/apparmor): the profile is set for the process's
 //! next exec (libapparmor's aa_change_onexec), by writing `exec <profile>`
@@ -12,7 +12,11 @@
 //! sets nothing (the caller, e.g. containerd's docker-default, chooses the
 //! default); "unconfined" is written like any other name.
 //!
-//! The write goes through nook's private procfs handle (`ProcFs`, opened
+//! SELinux, as runc with go-selinux: the label is written to the process's
+//! own `attr/exec` (effective at exec) and, around the creation of the
+//! session keyring, to `attr/keycreate`.
+//!
+//! Every write goes through nook's private procfs handle (`ProcFs`, opened
 //! before the clone), never through a /proc the container could have
 //! mounted over (CVE-2025-52881). `thread-self` through it is the writer.
 
@@ -56,20 +60,21 @@ pub fn apparmor_profile(process: &Process) -> Option<&str> {
     set(process.apparmor_profile())
 }
 
-/// Refuses LSM settings this host (or this version of nook) cannot honour:
-/// an AppArmor profile where AppArmor is not enabled, and any SELinux label
-/// (named as such where SELinux is disabled). `mount_label` is
-/// `linux.mountLabel` (none for `nook exec`).
+/// The SELinux label to apply, if any (empty means none).
+pub fn selinux_label(process: &Process) -> Option<&str> {
+    set(process.selinux_label())
+}
+
+/// Refuses LSM settings this host cannot honour: an AppArmor profile where
+/// AppArmor is not enabled, an SELinux label where SELinux is not.
+/// `mount_label` is `linux.mountLabel` (none for `nook exec`).
 pub fn check(process: &Process, mount_label: &Option<String>) -> Result<(), LsmError> {
     if apparmor_profile(process).is_some() && !apparmor_enabled() {
         return Err(err("process.apparmorProfile", "AppArmor is not enabled on this host"));
     }
     for (field, v) in [("process.selinuxLabel", process.selinux_label()), ("linux.mountLabel", mount_label)] {
-        if set(v).is_some() {
-            if !selinux_enabled() {
-                return Err(err(field, "SELinux is not enabled on this host"));
-            }
-            return Err(err(field, "not supported by this version of nook yet"));
+        if set(v).is_some() && !selinux_enabled() {
+            return Err(err(field, "SELinux is not enabled on this host"));
         }
     }
     Ok(())
@@ -90,11 +95,48 @@ pub fn apparmor_on_exec(proc: &ProcFs, profile: &str) -> Result<(), LsmError> {
     })
 }
 
+/// Writes an SELinux label (None: clears it) to this thread's `attr/<attr>`.
+fn selinux_write(proc: &ProcFs, attr: &str, label: Option<&str>) -> Result<(), LsmError> {
+    let field = "process.selinuxLabel";
+    let mut f = proc
+        .open_write(&format!("thread-self/attr/{attr}"))
+        .map_err(|e| err(field, format!("opening the SELinux {attr} attribute: {e}")))?;
+    // An empty write clears the attribute (libselinux writes nothing).
+    let r = match label {
+        Some(l) => f.write_all(l.as_bytes()),
+        None => f.write(b"").map(drop),
+    };
+    r.map_err(|e| match (e.kind(), label) {
+        (ErrorKind::InvalidInput, Some(l)) => err(field, format!("{l:?}: not a valid SELinux context here")),
+        _ => err(field, format!("setting the SELinux {attr} label: {e}")),
+    })
+}
+
+fn need<'a>(proc: Option<&'a ProcFs>, field: &'static str) -> Result<&'a ProcFs, LsmError> {
+    proc.ok_or_else(|| err(field, "internal: no procfs handle"))
+}
+
 /// Applies the process's LSM settings for its next exec, if it has any.
 pub fn apply_on_exec(proc: Option<&ProcFs>, process: &Process) -> Result<(), LsmError> {
-    let Some(profile) = apparmor_profile(process) else { return Ok(()) };
-    let proc = proc.ok_or_else(|| err("process.apparmorProfile", "internal: no procfs handle"))?;
-    apparmor_on_exec(proc, profile)
+    if let Some(label) = selinux_label(process) {
+        selinux_write(need(proc, "process.selinuxLabel")?, "exec", Some(label))?;
+    }
+    if let Some(profile) = apparmor_profile(process) {
+        apparmor_on_exec(need(proc, "process.apparmorProfile")?, profile)?;
+    }
+    Ok(())
+}
+
+/// Runs `f` (which makes the session keyring) with the process's SELinux
+/// label as the label of keys this thread creates, as runc does; cleared
+/// again afterwards. Without a label, just `f`.
+pub fn with_key_label<T>(proc: Option<&ProcFs>, process: &Process, f: impl FnOnce() -> T) -> Result<T, LsmError> {
+    let Some(label) = selinux_label(process) else { return Ok(f()) };
+    let proc = need(proc, "process.selinuxLabel")?;
+    selinux_write(proc, "keycreate", Some(label))?;
+    let out = f();
+    selinux_write(proc, "keycreate", None)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -116,14 +158,15 @@ mod tests {
     }
 
     #[test]
-    fn selinux_is_refused_with_the_reason() {
+    fn selinux_is_refused_where_it_is_off() {
         let p = process(serde_json::json!({"selinuxLabel": "system_u:system_r:container_t:s0"}));
-        let e = check(&p, &None).unwrap_err();
-        assert_eq!(e.field, "process.selinuxLabel");
-        let why = if selinux_enabled() { "not supported" } else { "SELinux is not enabled on this host" };
-        assert!(e.msg.contains(why), "{e}");
-        let e = check(&process(serde_json::json!({})), &Some("system_u:object_r:x:s0".into())).unwrap_err();
-        assert_eq!(e.field, "linux.mountLabel");
+        assert_eq!(check(&p, &None).is_ok(), selinux_enabled());
+        if !selinux_enabled() {
+            let e = check(&p, &None).unwrap_err();
+            assert_eq!(e.to_string(), "process.selinuxLabel: SELinux is not enabled on this host");
+            let e = check(&process(serde_json::json!({})), &Some("system_u:object_r:x:s0".into())).unwrap_err();
+            assert_eq!(e.field, "linux.mountLabel");
+        }
     }
 
     #[test]
