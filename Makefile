@@ -35,7 +35,9 @@ test-host:
 	$(CARGO) test --no-fail-fast
 
 # In the test VM (pure cgroup v2, real limits): the harness self-test, the
-# cgroup driver's suite, and nook's own lifecycle and limits suites.
+# cgroup driver's suite, nook's own lifecycle and limits suites, AppArmor
+# (vm_lsm, the guest's default LSM) and SELinux (vm_selinux, in a guest
+# booted with security=selinux).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick

@@ -156,12 +156,15 @@ fn lsm_settings_the_host_cannot_honour_are_named() {
     // (tests/vm_lsm.rs covers the rest).
     let apparmor_why =
         if apparmor_enabled() { "no such AppArmor profile is loaded" } else { "AppArmor is not enabled on this host" };
-    let selinux_why =
-        if selinux { "not supported by this version of nook yet" } else { "SELinux is not enabled on this host" };
+    // Where SELinux is on, a label no policy knows is (tests/vm_selinux.rs).
+    let (label_why, mount_why) = match selinux {
+        true => ("not a valid SELinux context here", "(with context= from linux.mountLabel)"),
+        false => ("SELinux is not enabled on this host", "SELinux is not enabled on this host"),
+    };
     let cases = [
         ("process.apparmorProfile", "nook-test-not-loaded", apparmor_why),
-        ("process.selinuxLabel", "system_u:system_r:container_t:s0", selinux_why),
-        ("linux.mountLabel", "system_u:object_r:container_file_t:s0", selinux_why),
+        ("process.selinuxLabel", "nook_u:nook_r:nook_no_such_t:s0", label_why),
+        ("linux.mountLabel", "nook_u:object_r:nook_no_such_t:s0", mount_why),
     ];
     for (field, value, why) in cases {
         let b = Bundle::new("lsm", &["true"]);
@@ -170,7 +173,9 @@ fn lsm_settings_the_host_cannot_honour_are_named() {
             "process.selinuxLabel" => c["process"]["selinuxLabel"] = value.into(),
             _ => c["linux"]["mountLabel"] = value.into(),
         });
-        assert_one_line_error(&b.with_bundle("run", &[]), &format!("{field}: {why}"));
+        let out = b.with_bundle("run", &[]);
+        assert_one_line_error(&out, field);
+        assert_one_line_error(&out, why);
         b.assert_clean();
     }
 }
