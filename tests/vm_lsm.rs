@@ -65,6 +65,8 @@ const UNCONFINED: &str = "unconfined\nshadow-read\ndenied-written\nallowed-writt
 #[test]
 #[ignore = "needs AppArmor: runs in the test VM"]
 fn the_profile_confines_the_containers_program() {
+    // runc's default spec, as `nook spec` writes it, has noNewPrivileges:
+    // the transition from unconfined is still allowed.
     let b = bundle("aa-run", &["sh", "-c", PROBE], Some(PROFILE));
     assert_eq!(run(&b), CONFINED);
     // Without a profile nothing is applied (the caller chooses defaults).
@@ -119,4 +121,28 @@ fn a_profile_that_is_not_loaded_fails_create_cleanly() {
         "process.apparmorProfile: \"nook-no-such-profile\": no such AppArmor profile is loaded",
     );
     b.assert_clean();
+}
+
+/// Gives every file of the rootfs to the mapped root (lchown, recursively).
+fn chown_tree(p: &std::path::Path, id: u32) {
+    std::os::unix::fs::lchown(p, Some(id), Some(id)).unwrap();
+    if std::fs::symlink_metadata(p).unwrap().is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), id);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs AppArmor: runs in the test VM"]
+fn a_container_in_a_user_namespace_is_confined_too() {
+    let b = bundle("aa-userns", &["sh", "-c", PROBE], Some(PROFILE));
+    let maps = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.edit(|c| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] = maps.clone();
+        c["linux"]["gidMappings"] = maps;
+    });
+    chown_tree(&b.dir.join("rootfs"), 100000);
+    assert_eq!(run(&b), CONFINED);
 }
