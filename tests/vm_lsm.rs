@@ -84,7 +84,7 @@ fn unconfined_is_a_profile_like_any_other() {
 #[test]
 #[ignore = "needs AppArmor: runs in the test VM"]
 fn exec_applies_the_process_profile() {
-    let b = bundle("aa-exec", &["sleep", "1000"], None);
+    let b = bundle("aa-exec", &["sleep", "1000"], Some(PROFILE));
     let out = b.with_bundle("run", &["--detach"]);
     assert!(out.status.success(), "run: {}", stderr(&out));
     let pj = b.dir.join("process.json");
@@ -98,10 +98,11 @@ fn exec_applies_the_process_profile() {
         assert!(out.status.success(), "exec {args:?}: {}", stderr(&out));
         stdout(&out)
     };
+    // As runc: a plain exec takes the container's process settings, profile
+    // included; --apparmor replaces it; --process is taken as it is.
+    assert_eq!(exec(&["exec", &b.id, "sh", "-c", PROBE]), CONFINED);
+    assert_eq!(exec(&["exec", "--apparmor", "unconfined", &b.id, "sh", "-c", PROBE]), UNCONFINED);
     assert_eq!(exec(&["exec", "--process", pj.to_str().unwrap(), &b.id]), CONFINED);
-    assert_eq!(exec(&["exec", "--apparmor", PROFILE, &b.id, "sh", "-c", PROBE]), CONFINED);
-    // The container's own process has none, and neither has a plain exec.
-    assert_eq!(exec(&["exec", &b.id, "sh", "-c", PROBE]), UNCONFINED);
     // A profile that is not loaded: one line, and the container runs on.
     let out = b.nook(&["exec", "--apparmor", "nook-no-such-profile", &b.id, "true"]);
     assert_one_line_error(
