@@ -35,12 +35,15 @@ test-host:
 	$(CARGO) test --no-fail-fast
 
 # In the test VM (pure cgroup v2, real limits): the harness self-test, the
-# cgroup driver's suite, and nook's own lifecycle and limits suites.
+# cgroup driver's suite, nook's own lifecycle and limits suites, AppArmor
+# (vm_lsm, the guest's default LSM) and SELinux (vm_selinux, in a guest
+# booted with security=selinux).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
-	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits --test vm_cgroups -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits --test vm_cgroups --test vm_lsm -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test lifecycle
+	NOOK_VM_KERNEL_ARGS=security=selinux integration/vm/cargo-test-in-vm --test vm_selinux -- --include-ignored
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

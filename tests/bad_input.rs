@@ -143,26 +143,65 @@ fn a_huge_config_is_refused_before_parsing() {
     b.assert_clean();
 }
 
+/// runc's test: securityfs shows AppArmor and the module says it is on.
+fn apparmor_enabled() -> bool {
+    std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+}
+
 #[test]
 fn lsm_settings_the_host_cannot_honour_are_named() {
-    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'));
     let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    // Where AppArmor is on, a profile that is not loaded is the error
+    // (tests/vm_lsm.rs covers the rest).
+    let apparmor_why =
+        if apparmor_enabled() { "no such AppArmor profile is loaded" } else { "AppArmor is not enabled on this host" };
+    // Where SELinux is on, a label no policy knows is (tests/vm_selinux.rs).
+    let (label_why, mount_why) = match selinux {
+        true => ("not a valid SELinux context here", "(with context= from linux.mountLabel)"),
+        false => ("SELinux is not enabled on this host", "SELinux is not enabled on this host"),
+    };
     let cases = [
-        ("process.apparmorProfile", apparmor, "AppArmor is not enabled on this host"),
-        ("process.selinuxLabel", selinux, "SELinux is not enabled on this host"),
-        ("linux.mountLabel", selinux, "SELinux is not enabled on this host"),
+        ("process.apparmorProfile", "nook-test-not-loaded", apparmor_why),
+        ("process.selinuxLabel", "nook_u:nook_r:nook_no_such_t:s0", label_why),
+        ("linux.mountLabel", "nook_u:object_r:nook_no_such_t:s0", mount_why),
     ];
-    for (field, enabled, why) in cases {
+    for (field, value, why) in cases {
         let b = Bundle::new("lsm", &["true"]);
         b.edit(|c| match field {
-            "process.apparmorProfile" => c["process"]["apparmorProfile"] = "nook-test".into(),
-            "process.selinuxLabel" => c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0".into(),
-            _ => c["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0".into(),
+            "process.apparmorProfile" => c["process"]["apparmorProfile"] = value.into(),
+            "process.selinuxLabel" => c["process"]["selinuxLabel"] = value.into(),
+            _ => c["linux"]["mountLabel"] = value.into(),
         });
-        let expect = if enabled { "not supported by this version of nook yet" } else { why };
-        assert_one_line_error(&b.with_bundle("run", &[]), &format!("{field}: {expect}"));
+        let out = b.with_bundle("run", &[]);
+        assert_one_line_error(&out, field);
+        assert_one_line_error(&out, why);
         b.assert_clean();
     }
+}
+
+#[test]
+fn exec_with_an_lsm_setting_the_host_cannot_honour_is_named() {
+    if apparmor_enabled() {
+        // tests/vm_lsm.rs covers exec with AppArmor on.
+        return;
+    }
+    let b = Bundle::new("lsm-exec", &["sleep", "1000"]);
+    let out = b.with_bundle("run", &["--detach"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pj = b.dir.join("process.json");
+    std::fs::write(&pj, r#"{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0},"apparmorProfile":"unconfined"}"#)
+        .unwrap();
+    let pj = pj.to_str().unwrap();
+    for a in [vec!["exec", "--process", pj, &b.id], vec!["exec", "--apparmor", "unconfined", &b.id, "true"]] {
+        assert_one_line_error(&b.nook(&a), "process.apparmorProfile: AppArmor is not enabled on this host");
+    }
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        let out = b.nook(&["exec", "--process-label", "system_u:system_r:container_t:s0", &b.id, "true"]);
+        assert_one_line_error(&out, "process.selinuxLabel: SELinux is not enabled on this host");
+    }
+    // The container is untouched.
+    assert_eq!(b.status(), "running");
 }
 
 #[test]

@@ -166,3 +166,18 @@ fn exec_into_a_paused_container_is_refused() {
     assert!(b.nook(&["resume", &b.id]).status.success());
     assert!(b.nook(&["exec", &b.id, "true"]).status.success());
 }
+
+#[test]
+fn exec_process_oom_score_adj_is_written() {
+    // Through nook's private procfs handle (src/init/exec.rs), not /proc.
+    let b = running("exec-oom");
+    let pj = b.dir.join("process.json");
+    std::fs::write(
+        &pj,
+        r#"{"args":["cat","/proc/self/oom_score_adj"],"cwd":"/","user":{"uid":0,"gid":0},"oomScoreAdj":321}"#,
+    )
+    .unwrap();
+    let out = b.nook(&["exec", "--process", pj.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "321");
+}

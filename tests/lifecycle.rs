@@ -294,6 +294,8 @@ fn features_tell_what_nook_supports() {
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
     assert_eq!(f["linux"]["cgroup"]["v1"], false);
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert_eq!(f["linux"]["apparmor"]["enabled"], true);
+    assert_eq!(f["linux"]["selinux"]["enabled"], true);
     assert!(f["linux"]["seccomp"]["actions"].as_array().unwrap().iter().any(|a| a == "SCMP_ACT_NOTIFY"));
     assert!(f["linux"]["seccomp"]["operators"].as_array().unwrap().iter().any(|a| a == "SCMP_CMP_MASKED_EQ"));
     let opts = f["mountOptions"].as_array().unwrap();

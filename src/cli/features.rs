@@ -24,8 +24,9 @@ pub fn features_json() -> serde_json::Value {
                 "knownFlags": sc::KNOWN_FLAGS,
                 "supportedFlags": sc::SUPPORTED_FLAGS
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // Supported by nook (runtime-spec: unrelated to the host's LSMs).
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": true},
             "memoryPolicy": {

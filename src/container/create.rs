@@ -208,10 +208,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     }
     match forked.map_err(other("clone3"))? {
         Forked::Child => {
-            if !opts.no_new_keyring {
-                let _ = sys::join_session_keyring(&format!("_ses.{}", opts.id));
-            }
             let args = InitArgs {
+                new_keyring: !opts.no_new_keyring,
                 id: &opts.id,
                 seccomp: seccomp.as_ref(),
                 spec,

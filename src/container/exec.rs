@@ -76,6 +76,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     // Other commands may act on the container while the process runs.
     drop(c.dir);
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
+    crate::process::lsm::check(&opts.process, &None).map_err(|e| crate::spec::SpecError::invalid(e.field, e.msg))?;
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(crate::spec::SpecError::invalid("process.args", "must name the program to run").into());
     }
@@ -121,6 +122,11 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
         });
     }
 
+    let procfs = match init::needs_procfs_for(&opts.process) {
+        true => Some(sys::procfs::ProcFs::open().map_err(other("opening a private procfs"))?),
+        false => None,
+    };
+
     let mut set = SigSet::empty();
     if !opts.detach {
         FORWARDED.iter().for_each(|s| set.add(*s));
@@ -148,6 +154,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
                 preserve_fds: opts.preserve_fds,
                 close,
                 console_socket,
+                procfs: procfs.as_ref(),
             };
             init::run_exec(args, child_end)
         }

@@ -25,6 +25,8 @@ pub struct ExecArgs<'a> {
     pub close: Vec<i32>,
     /// `--console-socket`, connected by nook (with `process.terminal`).
     pub console_socket: Option<OwnedFd>,
+    /// nook's private procfs, when the process has anything to write there.
+    pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
 }
 
 /// Runs the exec'd process's setup; never returns.
@@ -57,11 +59,12 @@ fn setup(
         None => None,
         Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
     };
-    // procfs is written only through the host's /proc, before the process
-    // enters the container's mount namespace, where mounts raced by the
-    // container could redirect the write (CVE-2025-52881).
+    // procfs is written only through nook's private handle, never through
+    // the container's /proc, where mounts raced by the container could
+    // redirect the write (CVE-2025-52881).
+    let procfs = || args.procfs.ok_or_else(|| "internal: no procfs handle".to_owned());
     if let Some(adj) = args.process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
+        procfs()?.write("thread-self/oom_score_adj", &adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
     }
     namespaces::join_all(args.join).map_err(|e| e.to_string())?;
     let p = args.process;
@@ -90,6 +93,8 @@ fn setup(
     if let (_, Some(cpus)) = process::exec_affinity(p.exec_cpu_affinity().as_ref()).map_err(|e| e.to_string())? {
         process::set_affinity(process::AFFINITY_FINAL, &cpus).map_err(|e| e.to_string())?;
     }
+    // Last, as for init: effective at the program's exec only.
+    process::lsm::apply_on_exec(args.procfs, p).map_err(|e| e.to_string())?;
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }

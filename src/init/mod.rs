@@ -47,6 +47,8 @@ pub struct InitArgs<'a> {
     pub console_socket: Option<OwnedFd>,
     /// nook's private procfs, when init has anything to write there.
     pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
+    /// Join a new session keyring (not `--no-new-keyring`).
+    pub new_keyring: bool,
 }
 
 /// Runs init; never returns. `chan` is init's end of the setup channel.
@@ -71,6 +73,13 @@ fn setup(
     chan: &Channel,
     console_socket: Option<OwnedFd>,
 ) -> Result<(PathBuf, Option<Listener>), String> {
+    let process = args.spec.process().as_ref().ok_or("process: missing")?;
+    if args.new_keyring {
+        // A keyring of its own (a failure is not fatal, as in runc), labelled
+        // with process.selinuxLabel.
+        let join = || crate::sys::join_session_keyring(&format!("_ses.{}", args.id));
+        let _ = process::lsm::with_key_label(args.procfs, process, join).map_err(|e| e.to_string())?;
+    }
     signals::prepare().map_err(|e| format!("init signals: {e}"))?;
     // The host's /proc is still ours: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
@@ -103,7 +112,6 @@ fn setup(
     // procfs is written only through nook's private handle: a joined mount
     // namespace's /proc may have anything mounted over it (CVE-2025-52881).
     apply_sysctl(args.spec, args.procfs)?;
-    let process = args.spec.process().as_ref().ok_or("process: missing")?;
     if let Some(adj) = process.oom_score_adj() {
         procfs(args.procfs)?
             .write("thread-self/oom_score_adj", &adj.to_string())
@@ -136,6 +144,7 @@ fn setup(
             cgroupns: args.namespaces.new_cgroup,
             userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
             idmapped: &args.idmapped,
+            mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
         };
         rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     } else {
@@ -160,6 +169,10 @@ fn setup(
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
     // The terminal comes from the container's own /dev/pts, now mounted.
     set_up_terminal(process, console_socket, chan, true)?;
+    // Last: the profile takes effect at the program's exec (and, as with
+    // runc, at a startContainer hook's), so nothing above is confined; set
+    // now so a profile the kernel refuses fails `create`.
+    process::lsm::apply_on_exec(args.procfs, process).map_err(|e| e.to_string())?;
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
@@ -248,5 +261,13 @@ fn procfs(p: Option<&crate::sys::procfs::ProcFs>) -> Result<&crate::sys::procfs:
 /// Whether init will write to procfs, so nook opens a handle for it.
 pub fn needs_procfs(spec: &Spec) -> bool {
     let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
-    sysctl || spec.process().as_ref().is_some_and(|p| p.oom_score_adj().is_some())
+    sysctl || spec.process().as_ref().is_some_and(needs_procfs_for)
+}
+
+/// Whether setting up `process` (the container's or one for `nook exec`)
+/// writes to procfs.
+pub fn needs_procfs_for(process: &oci_spec::runtime::Process) -> bool {
+    process.oom_score_adj().is_some()
+        || process::lsm::apparmor_profile(process).is_some()
+        || process::lsm::selinux_label(process).is_some()
 }

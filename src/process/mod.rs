@@ -5,6 +5,7 @@
 mod affinity;
 mod caps;
 pub mod cpulist;
+pub mod lsm;
 mod numa;
 mod sched;
 

@@ -44,6 +44,8 @@ pub struct Plan<'a> {
     pub userns: bool,
     /// Idmapped binds nook made before the clone (see `prepare_idmapped`).
     pub idmapped: &'a [(usize, OwnedFd)],
+    /// `linux.mountLabel`: the SELinux context of the new filesystems.
+    pub mount_label: Option<&'a str>,
     /// Runs once the mounts are in place, before the process enters the
     /// root (the prestart, createRuntime and createContainer hooks).
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
@@ -68,6 +70,7 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         cgroup: plan.cgroup,
         cgroupns: plan.cgroupns,
         idmapped: plan.idmapped,
+        label: plan.mount_label,
     };
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
         mount::mount_one(&ctx, m, i)?;
@@ -101,7 +104,7 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         let devnull = open_dev_null(new_root.as_fd())?;
         let mut shared_tmpfs = None;
         for p in masked {
-            mask_path(new_root.as_fd(), Path::new(p), devnull.as_fd(), &mut shared_tmpfs)?;
+            mask_path(new_root.as_fd(), Path::new(p), devnull.as_fd(), &mut shared_tmpfs, plan.mount_label)?;
         }
     }
     for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or_default() {
@@ -168,7 +171,13 @@ fn open_dev_null(root: BorrowedFd) -> Result<OwnedFd, RootfsError> {
 /// masked directory shares one tmpfs (as runc 1.5 does): the first is
 /// made, the others are clones of its mount, which is much cheaper than a
 /// new superblock each.
-fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd, shared: &mut Option<OwnedFd>) -> Result<(), RootfsError> {
+fn mask_path(
+    root: BorrowedFd,
+    p: &Path,
+    devnull: BorrowedFd,
+    shared: &mut Option<OwnedFd>,
+    label: Option<&str>,
+) -> Result<(), RootfsError> {
     let err = |e: std::io::Error| RootfsError::Field {
         field: "linux.maskedPaths".into(),
         msg: format!("{}: {e}", p.display()),
@@ -185,6 +194,8 @@ fn mask_path(root: BorrowedFd, p: &Path, devnull: BorrowedFd, shared: &mut Optio
                 data: vec![("size".into(), Some("0".into()))],
                 ..Default::default()
             };
+            // Labelled like the container's other tmpfs (runc's maskPath).
+            let (opts, _) = mount::with_label(&opts, "tmpfs", label);
             let fresh = mount::new_fs("tmpfs", None, &opts).map_err(err)?;
             sys::move_mount(fresh.as_fd(), target.as_fd()).map_err(err)?;
             // Once attached, the mount can be cloned on any kernel.

@@ -7,6 +7,7 @@ use super::options::MountOptions;
 use super::path::{create_in_root, Kind};
 use super::RootfsError;
 use crate::sys::{self, FsContext, MountAttr};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct MountContext<'a> {
     /// Idmapped binds made by nook before the clone: (index in `mounts`,
     /// the detached mount).
     pub idmapped: &'a [(usize, OwnedFd)],
+    /// `linux.mountLabel` (SELinux).
+    pub label: Option<&'a str>,
 }
 
 /// Mounts one entry of the spec's `mounts` inside the root.
@@ -57,7 +60,8 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         if typ.is_empty() || typ == "none" {
             return Err(field("no type, and not a bind mount".into()));
         }
-        let mnt = match new_fs(typ, source, &opts) {
+        let (labelled, with) = with_label(&opts, typ, ctx.label);
+        let mnt = match new_fs(typ, source, &labelled) {
             Ok(mnt) => mnt,
             // A user namespace may not mount sysfs for a network namespace
             // it does not own (one joined from the host): as runc does, it
@@ -67,8 +71,14 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
                     bind_source(Path::new("/sys"), true).map_err(|e| field(format!("binding /sys for sysfs: {e}")))?;
                 mnt
             }
+            Err(e) if with => return Err(field(format!("{e} (with context= from linux.mountLabel)"))),
             Err(e) => return Err(field(e.to_string())),
         };
+        if typ == "mqueue" {
+            if let Some(label) = ctx.label {
+                label_root(&mnt, label).map_err(|e| field(format!("linux.mountLabel: labelling the mqueue: {e}")))?;
+            }
+        }
         if opts.copyup {
             copy_up(ctx.root, dest, mnt.as_fd()).map_err(|e| field(format!("tmpcopyup: {e}")))?;
         }
@@ -115,6 +125,46 @@ fn bind_source(src: &Path, recursive: bool) -> std::io::Result<(OwnedFd, Kind)> 
     }
     let cwd = nix::fcntl::AT_FDCWD;
     Ok((sys::open_tree(cwd, src, flags)?, kind))
+}
+
+/// SELinux mount-context options: an explicit one in the mount's own
+/// options is kept as it is.
+const CONTEXT_OPTIONS: [&str; 4] = ["context", "fscontext", "defcontext", "rootcontext"];
+
+/// `opts` with `context=<label>` added for `linux.mountLabel`, as runc does
+/// for every new filesystem but proc, sysfs and mqueue (which it labels
+/// after mounting), and whether it was added.
+pub(super) fn with_label(opts: &MountOptions, typ: &str, label: Option<&str>) -> (MountOptions, bool) {
+    let mut o = opts.clone();
+    let explicit = opts.data.iter().any(|(k, _)| CONTEXT_OPTIONS.contains(&k.as_str()));
+    match label {
+        Some(l) if !explicit && !["proc", "sysfs", "mqueue"].contains(&typ) => {
+            // Through fsconfig the value goes as it is: no quoting.
+            o.data.push(("context".into(), Some(l.to_owned())));
+            (o, true)
+        }
+        _ => (o, false),
+    }
+}
+
+/// Labels the root of a detached mount (runc's SetFileLabel on /dev/mqueue).
+fn label_root(mnt: &OwnedFd, label: &str) -> std::io::Result<()> {
+    let dir = nix::fcntl::openat(mnt, ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(std::io::Error::from)?;
+    // SAFETY: valid fd, NUL-terminated name, buffer and length describe `label`.
+    let r = unsafe {
+        libc::fsetxattr(
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            c"security.selinux".as_ptr(),
+            label.as_ptr().cast(),
+            label.len(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A new filesystem of type `typ`, configured with the data options.
@@ -199,4 +249,27 @@ pub fn prepare_idmapped(spec: &oci_spec::runtime::Spec, bundle: &Path) -> Result
         out.push((index, tree));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mount_label_goes_where_runc_puts_it() {
+        let label = Some("system_u:object_r:container_file_t:s0:c1,c2");
+        let plain = MountOptions::parse(&["nosuid".into(), "mode=755".into()]).unwrap();
+        for typ in ["tmpfs", "devpts", "shm", "overlay"] {
+            let (o, added) = with_label(&plain, typ, label);
+            assert!(added, "{typ}");
+            assert_eq!(o.data.last(), Some(&("context".into(), label.map(String::from))), "{typ}");
+        }
+        for typ in ["proc", "sysfs", "mqueue"] {
+            assert_eq!(with_label(&plain, typ, label).0.data, plain.data, "{typ}");
+        }
+        assert!(!with_label(&plain, "tmpfs", None).1);
+        // The mount's own context option wins.
+        let own = MountOptions::parse(&["context=system_u:object_r:other_t:s0".into()]).unwrap();
+        assert_eq!(with_label(&own, "tmpfs", label), (own.clone(), false));
+    }
 }

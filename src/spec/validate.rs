@@ -106,41 +106,18 @@ fn not_yet_supported(spec: &Spec) -> Result<(), SpecError> {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
     // An LSM setting the host cannot honour is named as such first.
-    let set = |v: Option<&String>| v.is_some_and(|s| !s.is_empty());
-    if set(process.and_then(|p| p.apparmor_profile().as_ref())) && !apparmor_enabled() {
-        return Err(SpecError::invalid("process.apparmorProfile", "AppArmor is not enabled on this host"));
+    if let Some(p) = process {
+        let mount_label = linux.and_then(|l| l.mount_label().clone());
+        crate::process::lsm::check(p, &mount_label).map_err(|e| SpecError::invalid(e.field, e.msg))?;
     }
-    for (field, v) in [
-        ("process.selinuxLabel", process.and_then(|p| p.selinux_label().as_ref())),
-        ("linux.mountLabel", linux.and_then(|l| l.mount_label().as_ref())),
-    ] {
-        if set(v) && !selinux_enabled() {
-            return Err(SpecError::invalid(field, "SELinux is not enabled on this host"));
-        }
-    }
-    let mut unsupported: Vec<&str> = Vec::new();
     if linux.is_some_and(|l| l.intel_rdt().is_some()) {
-        if !resctrl_mounted() {
-            return Err(SpecError::invalid(
-                "linux.intelRdt",
-                "resctrl is not mounted on this host (Intel RDT / AMD QoS unavailable)",
-            ));
-        }
-        unsupported.push("linux.intelRdt");
+        let why = match resctrl_mounted() {
+            false => "resctrl is not mounted on this host (Intel RDT / AMD QoS unavailable)",
+            true => "not supported by this version of nook yet",
+        };
+        return Err(SpecError::invalid("linux.intelRdt", why));
     }
-    if linux.is_some_and(|l| l.mount_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("linux.mountLabel");
-    }
-    if process.is_some_and(|p| p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("process.apparmorProfile");
-    }
-    if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        unsupported.push("process.selinuxLabel");
-    }
-    match unsupported.first() {
-        Some(field) => Err(SpecError::invalid(*field, "not supported by this version of nook yet")),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Whether a resctrl filesystem (Intel RDT, AMD QoS) is mounted, as runc
@@ -149,17 +126,6 @@ fn resctrl_mounted() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
         m.lines().any(|l| l.split_once(" - ").is_some_and(|(_, fs)| fs.split(' ').next() == Some("resctrl")))
     })
-}
-
-/// Whether AppArmor is enabled (runc's check).
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
-}
-
-/// Whether SELinux is enabled: selinuxfs is mounted at /sys/fs/selinux.
-fn selinux_enabled() -> bool {
-    const SELINUX_MAGIC: i64 = 0xf97cff8c;
-    nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 == SELINUX_MAGIC)
 }
 
 /// runc's rules (libcontainer/configs/validate): a new user namespace needs
