@@ -125,12 +125,12 @@ fn state_carries_the_spec_fields_and_unknown_properties_are_ignored() {
     assert_eq!(b.state()["status"], "running");
 }
 
-/// runtime.md "Operations": state, start, kill and delete without a
+/// runtime.md "Operations": create, state, start, kill and delete without a
 /// container ID are errors.
 #[test]
 fn operations_without_an_id_are_errors() {
     let b = Bundle::new("noid", &["true"]);
-    for verb in ["state", "start", "kill", "delete"] {
+    for verb in ["create", "state", "start", "kill", "delete"] {
         let out = b.nook(&[verb]);
         assert_eq!(out.status.code(), Some(1), "{verb}");
         assert_one_line_error(&out, "nook");
