@@ -39,7 +39,7 @@ pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice], userns: bo
             bind_in_root(root, Path::new(path))?;
             continue;
         }
-        mknod_in_root(root, Path::new(path), SFlag::S_IFCHR, major, minor, 0o666, 0, 0)?;
+        mknod_in_root(root, Path::new(path), SFlag::S_IFCHR, major, minor, 0o666, 0, 0, Existing::Replace)?;
     }
     for d in spec_devices {
         let kind = match d.typ() {
@@ -64,9 +64,21 @@ pub fn create_devices(root: BorrowedFd, spec_devices: &[LinuxDevice], userns: bo
             mode,
             d.uid().unwrap_or(0),
             d.gid().unwrap_or(0),
+            Existing::MustMatch,
         )?;
     }
     Ok(())
+}
+
+/// What to do with a file the image already has at a device's path.
+#[derive(Clone, Copy, PartialEq)]
+enum Existing {
+    /// A default device: the image's file is replaced (as runc).
+    Replace,
+    /// A `linux.devices` entry: the spec requires an error unless the file
+    /// is the requested device (which is then made again, with the
+    /// requested mode and owner).
+    MustMatch,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -79,6 +91,7 @@ fn mknod_in_root(
     mode: u32,
     uid: u32,
     gid: u32,
+    existing: Existing,
 ) -> Result<(), RootfsError> {
     let err = |e: std::io::Error| RootfsError::Device(path.to_owned(), e.to_string());
     let parent = path.parent().unwrap_or(Path::new("/"));
@@ -88,6 +101,17 @@ fn mknod_in_root(
     match make() {
         // A file already there (the image's own) is replaced.
         Err(nix::errno::Errno::EEXIST) => {
+            if existing == Existing::MustMatch {
+                let st = nix::sys::stat::fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(|e| err(e.into()))?;
+                let same_kind = st.st_mode & SFlag::S_IFMT.bits() == kind.bits();
+                if !same_kind || (kind != SFlag::S_IFIFO && st.st_rdev != makedev(major, minor)) {
+                    return Err(RootfsError::Device(
+                        path.to_owned(),
+                        "a file that is not the requested device is already there".into(),
+                    ));
+                }
+            }
             nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir)
                 .map_err(|e| err(e.into()))?;
             make().map_err(|e| err(e.into()))?;

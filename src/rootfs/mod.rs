@@ -55,9 +55,13 @@ pub struct Plan<'a> {
 /// Runs in the container's init, inside its new mount namespace.
 pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     let linux = plan.spec.linux().as_ref();
-    // 1. Nothing we mount may propagate back to the host.
-    let prop = root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>).map_err(step("making / private"))?;
+    // 1. Nothing we mount may propagate back to the host. A shared or
+    // unbindable root is made so only once inside it (step 9): pivot_root
+    // refuses shared mounts, and an unbindable one cannot be bound.
+    let asked = linux.and_then(|l| l.rootfs_propagation().as_deref()).filter(|p| !p.is_empty());
+    let prop = root_propagation(asked)?;
+    let first = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) { MsFlags::MS_PRIVATE } else { prop };
+    mount(None::<&str>, "/", None::<&str>, first | MsFlags::MS_REC, None::<&str>).map_err(step("making / private"))?;
     // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
     mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(step("binding the rootfs onto itself"))?;
@@ -115,6 +119,13 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     if plan.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
         sys::mount_setattr(new_root.as_fd(), false, &attr).map_err(step("making the root read-only"))?;
+    }
+
+    // 9. `linux.rootfsPropagation`, on the container's root itself (a new
+    // peer group for "shared": nothing is shared with the host).
+    if let Some(p) = asked {
+        let rec = if p.starts_with('r') { MsFlags::MS_REC } else { MsFlags::empty() };
+        mount(None::<&str>, "/", None::<&str>, prop | rec, None::<&str>).map_err(step("linux.rootfsPropagation"))?;
     }
     Ok(())
 }

@@ -153,6 +153,12 @@ fn encode_action(action: Act, errno_ret: Option<u32>, field: &str) -> Result<u32
         }
         Ok(errno)
     };
+    if errno_ret.is_some() && !matches!(action, Act::ScmpActErrno | Act::ScmpActTrace) {
+        return Err(SeccompError::config(
+            field.replace("defaultAction", "defaultErrnoRet").replace("action", "errnoRet"),
+            "only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno",
+        ));
+    }
     Ok(match action {
         Act::ScmpActKill | Act::ScmpActKillThread => RET_KILL_THREAD,
         Act::ScmpActKillProcess => RET_KILL_PROCESS,

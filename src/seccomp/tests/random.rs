@@ -67,6 +67,10 @@ fn value(rng: &mut Rng) -> u64 {
     }
 }
 
+fn takes_errno(a: A) -> bool {
+    matches!(a, A::ScmpActErrno | A::ScmpActTrace)
+}
+
 /// A random profile over a small pool of names so that rules collide.
 fn random_profile(rng: &mut Rng, max_rules: usize) -> LinuxSeccomp {
     let mut pool: Vec<&str> = (0..12).map(|_| rng.pick(Abi::X86_64.syscalls()).0).collect();
@@ -78,15 +82,17 @@ fn random_profile(rng: &mut Rng, max_rules: usize) -> LinuxSeccomp {
     for _ in 0..1 + rng.below(max_rules) {
         let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(&pool)).collect();
         let act = rng.pick(ACTIONS);
-        let errno = (rng.below(3) == 0).then(|| rng.below(200) as u32);
+        // Only ERRNO and TRACE take an errno (the spec makes others an error).
+        let errno = (rng.below(3) == 0).then(|| rng.below(200) as u32).filter(|_| takes_errno(act));
         let args = (0..rng.below(4)).map(|_| (rng.below(6), rng.pick(OPS), value(rng), value(rng))).collect();
         rules.push(rule_args(&names, act, errno, args));
     }
+    let default = rng.pick(&ACTIONS[..8]);
     let mut b = LinuxSeccompBuilder::default()
-        .default_action(rng.pick(&ACTIONS[..8]))
+        .default_action(default)
         .syscalls(rules)
         .architectures((0..rng.below(4)).map(|_| rng.pick(ARCHES)).collect::<Vec<_>>());
-    if rng.below(2) == 0 {
+    if rng.below(2) == 0 && takes_errno(default) {
         b = b.default_errno_ret(rng.below(100) as u32);
     }
     b.build().unwrap()
