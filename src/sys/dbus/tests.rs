@@ -26,7 +26,7 @@ fn a_property_is_a_struct_of_string_and_variant() {
 fn array_length_excludes_the_padding_before_the_first_element() {
     // An empty a(sv): the length, then padding to 8 that is not counted.
     let empty = Value::Array("(sv)".into(), vec![]);
-    assert_eq!(enc(&[empty.clone()]), [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(enc(&[empty]), [0, 0, 0, 0, 0, 0, 0, 0]);
     // One element: s "A" at 8, variant "u" at 14, the u32 4-aligned at 20.
     let one = Value::Array("(sv)".into(), vec![Value::prop("A", Value::U32(7))]);
     assert_eq!(enc(&[one]), [16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, b'A', 0, 1, b'u', 0, 0, 0, 0, 7, 0, 0, 0]);
