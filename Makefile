@@ -41,6 +41,7 @@ test-vm:
 	integration/vm/selftest.sh --quick
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test cgroups --test limits --test vm_cgroups -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test lifecycle
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --systemd --test vm_systemd -- --include-ignored
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
