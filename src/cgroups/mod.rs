@@ -63,6 +63,10 @@ impl CgroupError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         CgroupError::Io { op, path: path.into(), source }
     }
+    /// An I/O error saying the file or directory is not there.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
     pub(crate) fn invalid_path(path: impl Into<String>, reason: &str) -> Self {
         CgroupError::InvalidPath { path: path.into(), reason: reason.into() }
     }

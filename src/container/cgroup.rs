@@ -92,7 +92,12 @@ pub fn signal_all(path: &Path, sig: i32) -> Result<(), CgroupError> {
         return Ok(());
     }
     let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| CgroupError::io("signal", path, e.into()))?;
-    Cgroup::open(path)?.kill_all(sig)
+    // systemd removes an emptied unit's cgroup on its own: gone meanwhile
+    // is gone.
+    match Cgroup::open(path).and_then(|cg| cg.kill_all(sig)) {
+        Err(e) if e.is_not_found() => Ok(()),
+        r => r,
+    }
 }
 
 /// Kills what is left in the cgroup at `path` and removes it.
@@ -100,7 +105,10 @@ pub fn remove(path: &Path) -> Result<(), CgroupError> {
     if !path.exists() {
         return Ok(());
     }
-    let cg = Cgroup::open(path)?;
+    let cg = match Cgroup::open(path) {
+        Err(e) if e.is_not_found() => return Ok(()),
+        cg => cg?,
+    };
     if cg.paused().unwrap_or(false) {
         let _ = cg.thaw();
     }

@@ -325,6 +325,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             }
             let (_, pidfd) = undo.child.take().expect("set");
             undo.cgroup = None;
+            undo.unit = None;
             crate::logger::debug(|| format!("init {pid} ready"));
             let dir = undo.dir.take().expect("set");
             Ok(Created { dir, state: st, pidfd, pty })

@@ -95,7 +95,11 @@ impl Connection {
     fn authenticate(&mut self) -> Result<()> {
         let uid = nix::unistd::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
+        // BEGIN goes with AUTH, as sd-bus sends it: the first message then
+        // reaches the server in a read of its own once it runs. (systemd
+        // 252's server, given BEGIN and a message in one read after it has
+        // sent OK, leaves the message unread until more input comes.)
+        let hello = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n");
         self.stream.write_all(hello.as_bytes()).map_err(Self::io("authentication"))?;
         let deadline = Instant::now() + self.timeout;
         let line = loop {
@@ -112,7 +116,7 @@ impl Connection {
         if !line.starts_with("OK ") {
             return Err(DbusError::Auth(format!("the server answered {line:?}")));
         }
-        self.stream.write_all(b"BEGIN\r\n").map_err(Self::io("authentication"))
+        Ok(())
     }
 
     /// Reads more bytes into the buffer, waiting until `deadline`.
