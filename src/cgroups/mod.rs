@@ -9,6 +9,7 @@ pub mod devices;
 pub mod path;
 mod resources;
 pub mod stats;
+pub mod systemd;
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -52,6 +53,8 @@ pub enum CgroupError {
     Parse { path: PathBuf, detail: String },
     #[error("timed out after {after:?} waiting for {dir} to become {state}")]
     Timeout { dir: PathBuf, state: &'static str, after: Duration },
+    #[error("linux.cgroupsPath: systemd: {unit}: {source}")]
+    Systemd { unit: String, source: systemd::SystemdError },
     #[error("device cgroup program: {op}: {source}")]
     Bpf { op: &'static str, source: io::Error },
 }
@@ -59,6 +62,10 @@ pub enum CgroupError {
 impl CgroupError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         CgroupError::Io { op, path: path.into(), source }
+    }
+    /// An I/O error saying the file or directory is not there.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
     pub(crate) fn invalid_path(path: impl Into<String>, reason: &str) -> Self {
         CgroupError::InvalidPath { path: path.into(), reason: reason.into() }
@@ -452,14 +459,13 @@ pub fn check_resources(resources: &LinuxResources) -> Result<()> {
     resources::plan(resources, &resources::hugepage_sizes()).map(|_| ())
 }
 
-/// What this driver supports, for `nook features` (cgroup section). The
-/// systemd driver is not implemented (only its `slice:prefix:name` paths
-/// are parsed), so `systemd` is false.
+/// What this driver supports, for `nook features` (cgroup section): v2,
+/// with the cgroupfs or the (system) systemd driver.
 pub fn features() -> oci_spec::runtime::Cgroup {
     let mut c = oci_spec::runtime::Cgroup::default();
     c.set_v1(Some(false));
     c.set_v2(Some(true));
-    c.set_systemd(Some(false));
+    c.set_systemd(Some(true));
     c.set_systemd_user(Some(false));
     c.set_rdma(Some(true));
     c

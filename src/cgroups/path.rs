@@ -121,9 +121,16 @@ impl SystemdPath {
     }
 
     /// The cgroup path systemd gives this unit, relative to the mount:
-    /// `/system.slice/docker-abc.scope`.
+    /// `/system.slice/docker-abc.scope`. A slice unit goes where its own
+    /// name puts it (`a-b.slice` → `/a.slice/a-b.slice`), whatever the
+    /// parent slice says (systemd places slices by name).
     pub fn cgroup_path(&self) -> Result<String, CgroupError> {
-        Ok(format!("{}/{}", expand_slice(&self.slice)?, self.unit_name()))
+        let parent = expand_slice(&self.slice)?;
+        let unit = self.unit_name();
+        if unit.ends_with(".slice") {
+            return expand_slice(&unit);
+        }
+        Ok(format!("{parent}/{unit}"))
     }
 }
 
@@ -262,6 +269,10 @@ mod tests {
         assert_eq!(p.slice, "system.slice");
         let p = parse_systemd_with(Some("-.slice::n.slice"), "id", true).unwrap();
         assert_eq!(p.cgroup_path().unwrap(), "/n.slice");
+        let p = parse_systemd_with(Some("system.slice::nook-pod.slice"), "id", true).unwrap();
+        assert_eq!(p.unit_name(), "nook-pod.slice");
+        assert_eq!(p.cgroup_path().unwrap(), "/nook.slice/nook-pod.slice");
+        assert!(parse_systemd_with(Some("bad:p:n"), "id", true).unwrap().cgroup_path().is_err());
         assert!(parse_systemd_with(Some("a:b"), "id", true).is_err());
         assert!(parse_systemd_with(Some("a.slice:b:c/d"), "id", true).is_err());
         assert!(parse_systemd_with(Some("bad:b:c"), "id", true).unwrap().cgroup_path().is_err());

@@ -35,7 +35,7 @@ pub struct Cli {
     /// Log debug output
     #[arg(long)]
     pub debug: bool,
-    /// Use systemd for cgroups (not supported yet: refused when a container is created)
+    /// Use systemd for cgroups: a transient unit per container over D-Bus (cgroupsPath "slice:prefix:name")
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (accepted; nook decides from its euid)

@@ -1,39 +1,88 @@
 //! The container's cgroup as the lifecycle uses it: made (with its limits
-//! and device filter) before the clone, so init is born in it; signalled
-//! and removed on delete. Only the cgroup v2 hierarchy is ever touched.
+//! and device filter) before the clone, so init is born in it, or, with
+//! `--systemd-cgroup`, made by systemd as a transient unit holding init
+//! right after the clone; signalled and removed on delete. Only the
+//! cgroup v2 hierarchy is ever touched.
 
-use crate::cgroups::{self, Cgroup, CgroupError};
+use crate::cgroups::{self, systemd, Cgroup, CgroupError, SystemdPath};
 use oci_spec::runtime::{Linux, LinuxResources};
 use std::path::{Path, PathBuf};
 
-/// Where the container's cgroup goes, as runc's cgroupfs driver names it:
-/// (the cgroup2 mount, the directory). Known before anything is made, so
-/// that `create` records it in state.json first: a create killed at any
-/// later point leaves a cgroup that `delete --force` finds.
-pub fn path(linux: &Linux, id: &str, systemd: bool) -> Result<(PathBuf, PathBuf), CgroupError> {
-    let path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
-    if systemd {
-        cgroups::parse_systemd(path.as_deref(), id)?;
-        return Err(CgroupError::InvalidValue {
-            field: "--systemd-cgroup".into(),
-            reason: "the systemd cgroup driver is not supported by this version of nook yet".into(),
-        });
-    }
-    cgroups::container_dir(path.as_deref(), id)
+/// Where the container's cgroup goes.
+pub struct Placement {
+    /// The cgroup2 mount.
+    pub mount: PathBuf,
+    /// The cgroup directory.
+    pub dir: PathBuf,
+    /// With `--systemd-cgroup`: the unit that systemd makes the cgroup for.
+    pub systemd: Option<SystemdPath>,
 }
 
-/// Creates the container's cgroup at `dir` (from [`path`]) from the spec's
-/// `linux` section: every limit, and the device filter (the spec's rules,
-/// then runc's default allowed devices).
-/// The device rules come back unattached: nook attaches their program
-/// while init sets itself up (see `create`), before anything of the
-/// container's runs.
-pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<(Cgroup, Vec<cgroups::DeviceRule>), CgroupError> {
-    let empty = LinuxResources::default();
-    let resources = linux.resources().as_ref().unwrap_or(&empty);
-    let spec_rules = resources.devices().as_deref().unwrap_or_default();
-    let rules = cgroups::container_rules(spec_rules, linux.devices().as_deref().unwrap_or_default())?;
-    Ok((Cgroup::create(mount, dir, resources, None)?, rules))
+/// Where the container's cgroup goes, as runc's cgroupfs or systemd
+/// driver names it. Known before anything is made, so that `create`
+/// records it in state.json first: a create killed at any later point
+/// leaves a cgroup (and unit) that `delete --force` finds.
+pub fn path(linux: &Linux, id: &str, systemd: bool) -> Result<Placement, CgroupError> {
+    let path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
+    if systemd {
+        let unit = cgroups::parse_systemd(path.as_deref(), id)?;
+        let mount = cgroups::cgroup2_mount()?;
+        let dir = mount.join(unit.cgroup_path()?.trim_start_matches('/'));
+        return Ok(Placement { mount, dir, systemd: Some(unit) });
+    }
+    let (mount, dir) = cgroups::container_dir(path.as_deref(), id)?;
+    Ok(Placement { mount, dir, systemd: None })
+}
+
+fn resources(linux: &Linux) -> LinuxResources {
+    linux.resources().clone().unwrap_or_default()
+}
+
+/// The device filter's rules: the spec's, then runc's default allowed
+/// devices. They are attached while init sets itself up (see `create`),
+/// before anything of the container's runs.
+pub fn device_rules(linux: &Linux) -> Result<Vec<cgroups::DeviceRule>, CgroupError> {
+    let spec_rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
+    cgroups::container_rules(&spec_rules, linux.devices().as_deref().unwrap_or_default())
+}
+
+/// Checks every limit as `create` will, without touching a cgroup (the
+/// systemd driver's check before the unit exists).
+pub fn check(linux: &Linux) -> Result<(), CgroupError> {
+    cgroups::check_resources(&resources(linux))
+}
+
+/// Creates (or, for systemd's, completes) the container's cgroup at `dir`
+/// (from [`path`]) with every limit from the spec's `linux` section.
+pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
+    Cgroup::create(mount, dir, &resources(linux), None)
+}
+
+/// The systemd driver's part of create: the transient unit with init
+/// (`pid`, waiting in nook's own cgroup) in it, checked from
+/// /proc/<pid>/cgroup, then the limits written to its cgroup. A slice
+/// unit cannot take a pid: init is moved into its cgroup, as runc does.
+/// On an error, no unit is left.
+pub fn start_unit(unit: &SystemdPath, id: &str, pid: i32) -> Result<(), CgroupError> {
+    let err = |source| CgroupError::Systemd { unit: unit.unit_name(), source };
+    let scope = !unit.unit_name().ends_with(".slice");
+    systemd::start(unit, id, scope.then_some(pid as u32)).map_err(err)?;
+    if scope {
+        let expected = unit.cgroup_path()?;
+        let proc = format!("/proc/{pid}/cgroup");
+        let content = std::fs::read_to_string(&proc).map_err(|e| CgroupError::io("read", &proc, e))?;
+        let actual = cgroups::path::parse_proc_cgroup(&content).unwrap_or_default();
+        if actual != expected {
+            let _ = stop_unit(&unit.unit_name());
+            return Err(err(systemd::SystemdError::WrongCgroup { expected, actual: actual.into() }));
+        }
+    }
+    Ok(())
+}
+
+/// Stops the container's systemd unit (gone already is fine).
+pub fn stop_unit(unit: &str) -> Result<(), CgroupError> {
+    systemd::stop(unit).map_err(|source| CgroupError::Systemd { unit: unit.into(), source })
 }
 
 /// Signals every process in the cgroup at `path` (SIGKILL through
@@ -43,7 +92,12 @@ pub fn signal_all(path: &Path, sig: i32) -> Result<(), CgroupError> {
         return Ok(());
     }
     let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| CgroupError::io("signal", path, e.into()))?;
-    Cgroup::open(path)?.kill_all(sig)
+    // systemd removes an emptied unit's cgroup on its own: gone meanwhile
+    // is gone.
+    match Cgroup::open(path).and_then(|cg| cg.kill_all(sig)) {
+        Err(e) if e.is_not_found() => Ok(()),
+        r => r,
+    }
 }
 
 /// Kills what is left in the cgroup at `path` and removes it.
@@ -51,7 +105,10 @@ pub fn remove(path: &Path) -> Result<(), CgroupError> {
     if !path.exists() {
         return Ok(());
     }
-    let cg = Cgroup::open(path)?;
+    let cg = match Cgroup::open(path) {
+        Err(e) if e.is_not_found() => return Ok(()),
+        cg => cg?,
+    };
     if cg.paused().unwrap_or(false) {
         let _ = cg.thaw();
     }

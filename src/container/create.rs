@@ -10,7 +10,7 @@ use crate::namespaces::{self, Namespaces};
 use crate::state::{self, ContainerDir, State};
 use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,8 @@ struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
     child: Option<(i32, OwnedFd)>,
+    /// The systemd unit started for the container, and its cgroup.
+    unit: Option<(String, PathBuf)>,
 }
 
 impl Drop for Undo {
@@ -55,8 +57,16 @@ impl Drop for Undo {
             let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
+        if let Some((unit, _)) = &self.unit {
+            if let Err(e) = cgroup::stop_unit(unit) {
+                crate::logger::warn(&format!("cleaning up: {e}"));
+            }
+        }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();
+        }
+        if let Some((_, dir)) = self.unit.take() {
+            let _ = crate::cgroups::remove_tree(&dir);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -142,13 +152,20 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         }
     }
 
-    let (cg_mount, cg_dir) = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
+    let place = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
+    let (cg_mount, cg_dir) = (&place.mount, &place.dir);
+    let device_rules = cgroup::device_rules(linux)?;
+    if place.systemd.is_some() {
+        // systemd makes the cgroup once init exists: every limit is
+        // checked now, before any unit is made.
+        cgroup::check(linux)?;
+    }
 
     // From here on, everything made is undone on failure. If nook itself
     // is killed, what it made is found from state.json: the first save
     // already names the cgroup, so `delete --force` removes it and kills
     // whatever was born in it (an init blocked on the fifo, pid still 0).
-    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None };
+    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None, unit: None };
     let dir = undo.dir.as_ref().expect("set");
     let created = state::rfc3339(std::time::SystemTime::now());
     let mut st = State {
@@ -161,15 +178,25 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         created,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: Some(cg_dir.clone()),
+        systemd_unit: place.systemd.as_ref().map(|u| u.unit_name()),
         hooks: spec.hooks().clone(),
     };
     dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
 
-    let (cg, device_rules): (Cgroup, _) = cgroup::create(linux, &cg_mount, &cg_dir)?;
-    let cg_fd: OwnedFd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
-    undo.cgroup = Some(cg);
-    crate::logger::debug(|| "cgroup made".into());
+    // With the cgroupfs driver init is born in its cgroup (clone3
+    // CLONE_INTO_CGROUP). With systemd's, init is cloned into nook's own
+    // cgroup and waits there until systemd has put it into its unit.
+    let cg_fd: Option<OwnedFd> = match place.systemd {
+        None => {
+            let cg = cgroup::create(linux, cg_mount, cg_dir)?;
+            let fd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
+            undo.cgroup = Some(cg);
+            crate::logger::debug(|| "cgroup made".into());
+            Some(fd)
+        }
+        Some(_) => None,
+    };
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -200,7 +227,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         true => Some(sys::procfs::ProcFs::open().map_err(other("opening a private procfs"))?),
         false => None,
     };
-    let forked = sys::clone3(ns.clone_flags, Some(cg_fd.as_fd()));
+    let forked = sys::clone3(ns.clone_flags, cg_fd.as_ref().map(|f| f.as_fd()));
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
     if !matches!(forked, Ok(Forked::Child)) {
@@ -221,7 +248,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 cgroup: st.cgroup.as_deref(),
                 fifo,
                 idmapped,
-                close: init::raw(&[&dir.lock_fd(), &parent_end, &cg_fd, &undo.cgroup.as_ref().expect("set").fd()]),
+                close: [dir.lock_fd().as_raw_fd(), parent_end.as_raw_fd()]
+                    .into_iter()
+                    .chain(cg_fd.as_ref().map(|f| f.as_raw_fd()))
+                    .chain(undo.cgroup.as_ref().map(|c| c.fd().as_raw_fd()))
+                    .collect(),
+                wait_for_cgroup: place.systemd.is_some(),
                 console_socket,
                 procfs: procfs.as_ref(),
             };
@@ -234,6 +266,17 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(fifo);
             drop(cg_fd);
             drop(idmapped);
+            if let Some(unit) = &place.systemd {
+                cgroup::start_unit(unit, &opts.id, pid)?;
+                undo.unit = Some((unit.unit_name(), cg_dir.clone()));
+                let cg = cgroup::create(linux, cg_mount, cg_dir)?;
+                if unit.unit_name().ends_with(".slice") {
+                    cg.add_pid(pid)?;
+                }
+                undo.cgroup = Some(cg);
+                crate::logger::debug(|| "systemd unit started, cgroup set up".into());
+                parent_end.send(&Msg::Continue).map_err(other("resuming init in its cgroup"))?;
+            }
             if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
                 let uid = linux.uid_mappings().as_deref().unwrap_or_default();
                 let gid = linux.gid_mappings().as_deref().unwrap_or_default();
@@ -292,6 +335,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             }
             let (_, pidfd) = undo.child.take().expect("set");
             undo.cgroup = None;
+            undo.unit = None;
             crate::logger::debug(|| format!("init {pid} ready"));
             let dir = undo.dir.take().expect("set");
             Ok(Created { dir, state: st, pidfd, pty })

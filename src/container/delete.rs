@@ -62,6 +62,14 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
             wait_exit(fd.as_fd(), Duration::from_secs(10));
         }
     }
+    if let Some(unit) = &st.systemd_unit {
+        // As runc: everything in the unit is killed first (systemd would
+        // send SIGTERM and wait), then the unit is stopped.
+        if let Some(cg) = &st.cgroup {
+            cgroup::signal_all(cg, libc::SIGKILL)?;
+        }
+        cgroup::stop_unit(unit)?;
+    }
     if let Some(cg) = &st.cgroup {
         // Anything still in the cgroup (init's descendants, or an init
         // whose create never finished) goes too.

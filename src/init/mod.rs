@@ -43,6 +43,9 @@ pub struct InitArgs<'a> {
     /// fds of nook's that init must not keep (the state lock, nook's end
     /// of the channel, the cgroup dir).
     pub close: Vec<i32>,
+    /// Wait for nook to put us into our cgroup first (the systemd driver:
+    /// init is cloned in nook's own cgroup).
+    pub wait_for_cgroup: bool,
     /// `--console-socket`, connected by nook (with `process.terminal`).
     pub console_socket: Option<OwnedFd>,
     /// nook's private procfs, when init has anything to write there.
@@ -84,6 +87,14 @@ fn setup(
     // The host's /proc is still ours: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
     HOST_PID.store(host_pid.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+    if args.wait_for_cgroup {
+        // Before anything else, above all before a cgroup namespace is
+        // made: its root is the cgroup we are in then.
+        match chan.recv() {
+            Ok(Some(Msg::Continue)) => {}
+            _ => return Err("the runtime did not put init into its cgroup".into()),
+        }
+    }
     let ns = args.namespaces;
     if ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
         // Nothing may use our ids before nook has written the maps.

@@ -103,6 +103,9 @@ pub struct State {
     /// Absolute path of the container's cgroup directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
+    /// The systemd unit that holds the cgroup (`--systemd-cgroup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// The config's hooks (poststart and poststop run after create). The
     /// whole config is kept beside, in config.json (see `load_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -345,6 +348,7 @@ pub fn placeholder(id: &str) -> State {
         created: String::new(),
         annotations: BTreeMap::new(),
         cgroup: None,
+        systemd_unit: None,
         hooks: None,
     }
 }
@@ -477,6 +481,7 @@ mod tests {
             created: rfc3339(std::time::SystemTime::now()),
             annotations: Default::default(),
             cgroup: None,
+            systemd_unit: None,
             hooks: None,
         };
         dir.save(&st).unwrap();

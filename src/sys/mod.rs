@@ -5,6 +5,7 @@
 //! only places that contain `unsafe`. Every wrapper returns an owned fd with
 //! O_CLOEXEC set, so nothing leaks into the container by construction.
 
+pub mod dbus;
 pub mod mount_api;
 pub mod netlink;
 pub mod procfs;
