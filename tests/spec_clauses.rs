@@ -449,10 +449,9 @@ fn a_hooks_env_is_exactly_its_own_and_its_path_must_be_absolute() {
     b.assert_clean();
 }
 
-/// runtime.md "Lifecycle" step 7: a failing startContainer hook stops the
-/// container and its program never runs. (As in runc, the failure comes
-/// after `start` has released init, so `start` itself still succeeds: see
-/// the clause table.)
+/// runtime.md "Lifecycle" step 7: a failing startContainer hook makes
+/// `start` fail with its error, stops the container, and its program never
+/// runs. (runc's `start` succeeds there; nook's waits for init to exec.)
 #[test]
 fn a_failing_start_container_hook_stops_the_container_before_its_program() {
     let b = Bundle::new("starthook", &["sh", "-c", "echo ran > /out/ran"]);
@@ -466,7 +465,7 @@ fn a_failing_start_container_hook_stops_the_container_before_its_program() {
             .push(json!({"destination": "/out", "type": "bind", "source": outdir, "options": ["bind"]}));
     });
     assert!(b.with_bundle("create", &[]).status.success());
-    let _ = b.nook(&["start", &b.id]);
+    assert_one_line_error(&b.nook(&["start", &b.id]), "hooks.startContainer[0] /bin/sh: exited with status 5");
     wait_status(&b, "stopped");
     assert!(!outdir.join("ran").exists(), "the program ran after its startContainer hook failed");
     assert!(b.nook(&["delete", &b.id]).status.success());
@@ -495,4 +494,21 @@ fn seccomp_errno_and_listener_errors() {
         assert_one_line_error(&b.with_bundle("run", &[]), needle);
         b.assert_clean();
     }
+}
+
+/// An exec that fails after `start` (a program the kernel cannot run) is
+/// `start`'s error too, and `run`'s, with nothing left behind.
+#[test]
+fn an_exec_that_fails_after_start_fails_start() {
+    let b = Bundle::new("badexec", &["/bin/notaprogram"]);
+    let bin = b.dir.join("rootfs/bin/notaprogram");
+    std::fs::write(&bin, "this is not an executable\n").unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert!(b.with_bundle("create", &[]).status.success());
+    assert_one_line_error(&b.nook(&["start", &b.id]), "Exec format error");
+    wait_status(&b, "stopped");
+    assert!(b.nook(&["delete", &b.id]).status.success());
+    b.assert_clean();
+    assert_one_line_error(&b.with_bundle("run", &[]), "Exec format error");
+    b.assert_clean();
 }

@@ -236,6 +236,48 @@ fn a_new_user_namespace_can_join_a_host_owned_mount_namespace() {
     b.assert_clean();
 }
 
+/// runtime-spec "Cgroup Ownership": a new cgroup namespace and a
+/// read-write cgroup mount hand the container's cgroup (the directory and
+/// the delegable files only) to the host uid of the container's user, who
+/// can then make child cgroups; `delete` removes them too. Read-only, it
+/// stays root's.
+#[test]
+fn a_read_write_cgroup_mount_delegates_the_cgroup_to_the_container() {
+    let script = "mkdir /sys/fs/cgroup/child 2>/err && echo made > /out; sleep 100";
+    for rw in [true, false] {
+        let b = userns_bundle("cgroup-owner", &["sh", "-c", script], false);
+        b.edit(|c| {
+            c["root"]["readonly"] = false.into();
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/sys/fs/cgroup" && rw {
+                    m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
+                }
+            }
+        });
+        let out = b.with_bundle("run", &["--detach"]);
+        assert!(out.status.success(), "run: {}", stderr(&out));
+        let cg = b.cgroup_dir();
+        let want = if rw { HOST_ID } else { 0 };
+        assert_eq!(owner(&cg).0, want, "cgroup dir (rw: {rw})");
+        assert_eq!(owner(&cg.join("cgroup.procs")).0, want, "cgroup.procs (rw: {rw})");
+        assert_eq!(owner(&cg.join("cgroup.controllers")).0, 0, "not a delegable file");
+        let made = b.dir.join("rootfs/out");
+        let t = std::time::Instant::now();
+        while rw && !made.exists() {
+            let err = std::fs::read_to_string(b.dir.join("rootfs/err")).unwrap_or_default();
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(5),
+                "the container could not make a child cgroup: {err}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(cg.join("child").is_dir(), rw);
+        assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+        b.assert_clean();
+        assert!(!cg.exists(), "the delegated cgroup (and its child) outlived delete");
+    }
+}
+
 #[test]
 fn bad_user_namespace_configs_are_refused_by_field() {
     let b = Bundle::new("userns-bad", &["true"]);

@@ -268,6 +268,30 @@ impl Cgroup {
         self.dir.as_fd()
     }
 
+    /// Hands the cgroup to `uid` (runtime-spec "Cgroup Ownership"): the
+    /// directory and the files the kernel lists as safe to delegate
+    /// (/sys/kernel/cgroup/delegate, else the spec's three), nothing else.
+    pub fn delegate(&self, uid: u32) -> Result<()> {
+        let listed = fs::read_to_string("/sys/kernel/cgroup/delegate");
+        let files: Vec<&str> = match &listed {
+            Ok(l) => l.lines().map(str::trim).filter(|f| !f.is_empty() && !f.contains('/')).collect(),
+            Err(_) => vec!["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"],
+        };
+        let owner = Some(nix::unistd::Uid::from_raw(uid));
+        let chown = |name: Option<&str>| {
+            let r = match name {
+                None => nix::unistd::fchown(&self.dir, owner, None),
+                Some(f) => nix::unistd::fchownat(&self.dir, f, owner, None, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW),
+            };
+            match r {
+                Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+                Err(e) => Err(CgroupError::io("chown", &self.path.join(name.unwrap_or("")), e.into())),
+            }
+        };
+        chown(None)?;
+        files.into_iter().try_for_each(|f| chown(Some(f)))
+    }
+
     /// Move a process into this cgroup.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         write(&self.path, "cgroup.procs", &pid.to_string())

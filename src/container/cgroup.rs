@@ -5,7 +5,7 @@
 //! cgroup v2 hierarchy is ever touched.
 
 use crate::cgroups::{self, systemd, Cgroup, CgroupError, SystemdPath};
-use oci_spec::runtime::{Linux, LinuxResources};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, LinuxResources, Spec};
 use std::path::{Path, PathBuf};
 
 /// Where the container's cgroup goes.
@@ -54,8 +54,48 @@ pub fn check(linux: &Linux) -> Result<(), CgroupError> {
 
 /// Creates (or, for systemd's, completes) the container's cgroup at `dir`
 /// (from [`path`]) with every limit from the spec's `linux` section.
-pub fn create(linux: &Linux, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
-    Cgroup::create(mount, dir, &resources(linux), None)
+/// Delegated to the container's user where the spec asks for it (see
+/// [`owner`]).
+pub fn create(spec: &Spec, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
+    let linux = spec.linux().as_ref().expect("validated");
+    let cg = Cgroup::create(mount, dir, &resources(linux), None)?;
+    if let Some(uid) = owner(spec) {
+        if let Err(e) = cg.delegate(uid) {
+            let _ = cgroups::remove_tree(cg.path());
+            return Err(e);
+        }
+    }
+    Ok(cg)
+}
+
+/// runtime-spec "Cgroup Ownership", as runc reads it: with a new cgroup
+/// namespace and /sys/fs/cgroup mounted read-write from source "cgroup",
+/// the cgroup belongs to the host uid of `process.user.uid`. A user
+/// namespace joined by path is left alone (its maps are not in the spec);
+/// root without a user namespace already owns it.
+fn owner(spec: &Spec) -> Option<u32> {
+    let linux = spec.linux().as_ref()?;
+    let namespaces = linux.namespaces().as_deref().unwrap_or_default();
+    let new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
+    let rw_cgroupfs = spec.mounts().iter().flatten().any(|m| {
+        m.source().as_deref() == Some(Path::new("cgroup"))
+            && m.destination().components().eq(Path::new("/sys/fs/cgroup").components())
+            && !m.options().iter().flatten().any(|o| o == "ro")
+    });
+    if !new(LinuxNamespaceType::Cgroup) || !rw_cgroupfs {
+        return None;
+    }
+    let uid = spec.process().as_ref().map_or(0, |p| p.user().uid());
+    if new(LinuxNamespaceType::User) {
+        let maps = linux.uid_mappings().as_deref().unwrap_or_default();
+        maps.iter()
+            .find(|m| uid >= m.container_id() && uid - m.container_id() < m.size())
+            .map(|m| m.host_id() + (uid - m.container_id()))
+    } else if namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::User) {
+        None
+    } else {
+        (uid != 0).then_some(uid)
+    }
 }
 
 /// The systemd driver's part of create: the transient unit with init

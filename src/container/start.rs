@@ -2,7 +2,8 @@
 
 use super::{load, ContainerError, Result};
 use crate::state::{ContainerDir, Status};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -27,19 +28,48 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
 }
 
-/// Writes to the exec fifo, on which init is blocked, then removes it:
-/// from here on the container is running.
+/// Writes to the exec fifo, on which init is blocked, removes it, and
+/// waits until init has exec'd the program (or failed to): from there on
+/// the container is running. A startContainer hook or an exec that fails
+/// makes `start` fail with init's message (runtime-spec lifecycle step 7);
+/// init has then exited, so the container is stopped.
+///
+/// How: init holds the fifo open (close-on-exec) until it execs or exits,
+/// and writes its error into it first if it fails. A read end opened here
+/// sees EOF once init has let go; it is read only then, so it can never
+/// take the byte meant for init.
 pub(super) fn release(dir: &ContainerDir) -> Result<()> {
     let fifo = dir.fifo();
-    let mut f =
-        std::fs::File::options().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo).map_err(
-            |e| match e.raw_os_error() {
-                Some(libc::ENXIO) => {
-                    ContainerError::Other(format!("container {:?}: its init is no longer waiting to start", dir.id))
-                }
-                _ => ContainerError::Other(format!("{}: {e}", fifo.display())),
-            },
-        )?;
-    f.write_all(b"0").map_err(|e| ContainerError::Other(format!("{}: {e}", fifo.display())))?;
-    std::fs::remove_file(&fifo).map_err(|e| ContainerError::Other(format!("{}: {e}", fifo.display())))
+    let fail = |e: std::io::Error| ContainerError::Other(format!("{}: {e}", fifo.display()));
+    let open = |write: bool| {
+        std::fs::File::options().write(write).read(!write).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo)
+    };
+    // Opened first: with no reader (init gone) this fails with ENXIO.
+    let mut w = open(true).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => {
+            ContainerError::Other(format!("container {:?}: its init is no longer waiting to start", dir.id))
+        }
+        _ => fail(e),
+    })?;
+    let mut r = open(false).map_err(fail)?;
+    w.write_all(b"0").map_err(fail)?;
+    drop(w);
+    std::fs::remove_file(&fifo).map_err(fail)?;
+    // No events asked for: poll reports only the hang-up (init has exec'd
+    // or exited), never the byte still waiting for init.
+    let mut pfd = [nix::poll::PollFd::new(r.as_fd(), nix::poll::PollFlags::empty())];
+    loop {
+        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(fail(e.into())),
+            Ok(_) => break,
+        }
+    }
+    let mut said = Vec::new();
+    let _ = r.read_to_end(&mut said);
+    match said.as_slice() {
+        [] => Ok(()),
+        b"0" => Err(ContainerError::Other(format!("container {:?}: its init exited before it was started", dir.id))),
+        msg => Err(ContainerError::Init(String::from_utf8_lossy(msg).trim_end().to_owned())),
+    }
 }

@@ -5,7 +5,9 @@
 //! reports `Ready` over the setup channel, and then blocks reading the
 //! exec fifo until `nook start` writes to it. Only then does it take on the
 //! container's user and capabilities and exec. Errors before `Ready` travel
-//! back to `nook create` as one line; it prints them and cleans up.
+//! back to `nook create` as one line; it prints them and cleans up. Errors
+//! after `start` (a startContainer hook, the exec) go into the exec fifo,
+//! where `nook start` reads them once init has exited.
 
 mod exec;
 mod finish;
@@ -63,10 +65,24 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
     let setup = setup(&args, &chan, console_socket);
     conclude(chan, setup, |(program, listener), chan| {
         wait_for_start(&args.fifo, chan)?;
-        let state = hook_state(&args, "created");
-        crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())?;
-        let process = args.spec.process().as_ref().expect("validated");
-        finish(Finish { process, program: &program, seccomp: args.seccomp, listener, preserve_fds: args.preserve_fds })
+        let started = || {
+            let state = hook_state(&args, "created");
+            crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())?;
+            let process = args.spec.process().as_ref().expect("validated");
+            finish(Finish {
+                process,
+                program: &program,
+                seccomp: args.seccomp,
+                listener,
+                preserve_fds: args.preserve_fds,
+            })
+        };
+        // Only an error comes back: `start` reads it from the fifo once we
+        // have exited (see container::start::release) and prints it.
+        match started() {
+            Err(e) if nix::unistd::write(&args.fifo, e.as_bytes()).is_ok() => Ok(()),
+            r => r,
+        }
     })
 }
 
