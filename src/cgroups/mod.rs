@@ -285,7 +285,7 @@ impl Cgroup {
             };
             match r {
                 Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-                Err(e) => Err(CgroupError::io("chown", &self.path.join(name.unwrap_or("")), e.into())),
+                Err(e) => Err(CgroupError::io("chown", self.path.join(name.unwrap_or("")), e.into())),
             }
         };
         chown(None)?;
