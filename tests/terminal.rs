@@ -107,6 +107,8 @@ fn create_sends_a_working_pty_to_the_console_socket() {
     converse(&mut master, "echo hi-$((1+2))\n", "hi-3");
     converse(&mut master, "stty size\n", "25 91");
     converse(&mut master, "tty\n", "/dev/pts/0");
+    // The init's terminal is the container's /dev/console (136:0, hex).
+    converse(&mut master, "stat -c console=%t:%T /dev/console\n", "console=88:0");
     // No master, nothing of nook's.
     converse(&mut master, LEAKS, "leaks=0");
     converse(
