@@ -48,6 +48,18 @@ pub struct Namespaces {
     pub new_time: bool,
 }
 
+/// CLONE_NEW* flags and their names in linux.namespaces.
+const NAMES: [(i32, &str); 8] = [
+    (libc::CLONE_NEWNS, "mount"),
+    (libc::CLONE_NEWUTS, "uts"),
+    (libc::CLONE_NEWIPC, "ipc"),
+    (libc::CLONE_NEWNET, "network"),
+    (libc::CLONE_NEWPID, "pid"),
+    (libc::CLONE_NEWUSER, "user"),
+    (libc::CLONE_NEWCGROUP, "cgroup"),
+    (libc::CLONE_NEWTIME, "time"),
+];
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     CloneFlags::from_bits_retain(t as i32)
 }
@@ -80,6 +92,14 @@ impl Namespaces {
                         return Err(err("not a namespace (expected a file such as /proc/<pid>/ns/net)".into()));
                     }
                     let fd: OwnedFd = f.into();
+                    match crate::sys::ns_type(fd.as_fd()) {
+                        Ok(actual) if actual == t as i32 => {}
+                        Ok(actual) => {
+                            let name = NAMES.iter().find(|(f, _)| *f == actual).map_or("another", |(_, n)| *n);
+                            return Err(err(format!("is a {name} namespace, not a {t} one")));
+                        }
+                        Err(e) => return Err(err(format!("reading the namespace's type: {e}"))),
+                    }
                     if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                         ns.join_for_children.push((t, fd));
                     } else {

@@ -54,7 +54,10 @@ fn a_namespace_path_of_another_type_or_no_namespace_is_refused() {
     let not_a_ns = std::env::temp_dir().join(format!("nook-not-a-ns-{}", std::process::id()));
     std::fs::write(&not_a_ns, "").unwrap();
     let cases = [
-        ("/proc/self/ns/net".to_owned(), "joining the uts namespace"),
+        (
+            "/proc/self/ns/net".to_owned(),
+            "linux.namespaces: uts /proc/self/ns/net: is a network namespace, not a uts one",
+        ),
         (not_a_ns.display().to_string(), "not a namespace"),
     ];
     for (path, needle) in cases {

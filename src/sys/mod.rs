@@ -136,6 +136,14 @@ pub fn recv_with_fd(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Opti
     }
 }
 
+/// The type of the namespace an nsfs fd names (ioctl NS_GET_NSTYPE): its
+/// CLONE_NEW* flag.
+pub fn ns_type(fd: BorrowedFd) -> io::Result<i32> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: the ioctl takes no argument and returns an int.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) } as libc::c_long).map(|t| t as i32)
+}
+
 /// Marks every fd from `first` up close-on-exec.
 pub fn cloexec_range_from(first: u32) -> io::Result<()> {
     // SAFETY: only changes fd flags.
