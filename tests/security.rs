@@ -130,6 +130,37 @@ fn a_dev_symlink_in_the_image_stays_inside_the_rootfs() {
     b.assert_clean();
 }
 
+/// A running container with CAP_SYS_ADMIN, a writable root and a tmpfs at
+/// /tmp, running `script` to play tricks with its /proc; and its init's pid.
+fn procfs_attacker(name: &str, script: &str) -> (Bundle, i64) {
+    let attacker = Bundle::new(name, &["sh", "-c", script]);
+    attacker.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_ADMIN".into());
+        }
+    });
+    assert!(attacker.with_bundle("run", &["--detach"]).status.success());
+    let apid = attacker.state()["pid"].as_i64().unwrap();
+    (attacker, apid)
+}
+
+/// A container joining the attacker's mount namespace that asks nook for a
+/// sysctl (777) and an oomScoreAdj (555).
+fn procfs_victim(name: &str, apid: i64) -> Bundle {
+    let victim = Bundle::new(name, &["true"]);
+    let mnt = format!("/proc/{apid}/ns/mnt");
+    victim.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        ns.push(json!({"type": "mount", "path": mnt}));
+        c["linux"]["sysctl"] = json!({"net.core.somaxconn": "777"});
+        c["process"]["oomScoreAdj"] = 555.into();
+    });
+    victim
+}
+
 /// CVE-2025-52881 class: procfs writes redirected by mounts the container
 /// controls. An attacking container covers its /proc with a tmpfs holding
 /// look-alike files; a second container joins its mount namespace and asks
@@ -140,16 +171,7 @@ fn procfs_writes_ignore_mounts_made_by_a_container() {
     let script = "mount -t tmpfs t /proc && mkdir -p /proc/self /proc/sys/net/core \
                   && echo decoy > /proc/self/oom_score_adj && echo decoy > /proc/sys/net/core/somaxconn \
                   && touch /tmp/ready; sleep 1000";
-    let attacker = Bundle::new("cve-2025-52881-a", &["sh", "-c", script]);
-    attacker.edit(|c| {
-        c["root"]["readonly"] = false.into();
-        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_ADMIN".into());
-        }
-    });
-    assert!(attacker.with_bundle("run", &["--detach"]).status.success());
-    let apid = attacker.state()["pid"].as_i64().unwrap();
+    let (attacker, apid) = procfs_attacker("cve-2025-52881-a", script);
     let decoy = |f: &str| std::fs::read_to_string(format!("/proc/{apid}/root/proc/{f}"));
     let t = Instant::now();
     while std::fs::metadata(format!("/proc/{apid}/root/tmp/ready")).is_err() {
@@ -157,15 +179,7 @@ fn procfs_writes_ignore_mounts_made_by_a_container() {
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    let victim = Bundle::new("cve-2025-52881-b", &["true"]);
-    let mnt = format!("/proc/{apid}/ns/mnt");
-    victim.edit(|c| {
-        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-        ns.retain(|n| n["type"] != "mount");
-        ns.push(json!({"type": "mount", "path": mnt}));
-        c["linux"]["sysctl"] = json!({"net.core.somaxconn": "777"});
-        c["process"]["oomScoreAdj"] = 555.into();
-    });
+    let victim = procfs_victim("cve-2025-52881-b", apid);
     let out = victim.with_bundle("create", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let vpid = victim.state()["pid"].as_i64().unwrap().to_string();
@@ -193,25 +207,8 @@ fn procfs_writes_ignore_mounts_raced_by_a_container() {
                   && touch /proc/self/oom_score_adj /proc/sys/net/core/somaxconn \
                   && cat /proc/self/oom_score_adj /proc/sys/net/core/somaxconn >> /tmp/log; umount /proc; \
                   echo >> /tmp/rounds; done";
-    let attacker = Bundle::new("cve-2025-52881-race", &["sh", "-c", script]);
-    attacker.edit(|c| {
-        c["root"]["readonly"] = false.into();
-        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_ADMIN".into());
-        }
-    });
-    assert!(attacker.with_bundle("run", &["--detach"]).status.success());
-    let apid = attacker.state()["pid"].as_i64().unwrap();
-    let victim = Bundle::new("cve-2025-52881-racer", &["true"]);
-    let mnt = format!("/proc/{apid}/ns/mnt");
-    victim.edit(|c| {
-        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-        ns.retain(|n| n["type"] != "mount");
-        ns.push(json!({"type": "mount", "path": mnt}));
-        c["linux"]["sysctl"] = json!({"net.core.somaxconn": "777"});
-        c["process"]["oomScoreAdj"] = 555.into();
-    });
+    let (attacker, apid) = procfs_attacker("cve-2025-52881-race", script);
+    let victim = procfs_victim("cve-2025-52881-racer", apid);
     for _ in 0..30 {
         // Each create either writes the real files or fails cleanly (a
         // raced /proc may also hide the program): never the decoys.
