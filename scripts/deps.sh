@@ -3,8 +3,8 @@
 #   scripts/deps.sh base|test|vm|bench
 set -euo pipefail
 base=(busybox-static util-linux jq)
-test=(golang-github-containers-common tmux)
-vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy)
+test=(golang-github-containers-common tmux dbus-daemon)
+vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd)
 bench=(runc crun python3-matplotlib hyperfine)
 want=()
 for set in "$@"; do
