@@ -279,6 +279,14 @@ fn limits_are_unit_properties_and_survive_a_daemon_reload() {
         assert_eq!([read(&dir, "memory.max"), read(&dir, "pids.max")], ["134217728", "30"], "after update + reload");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // checkBeforeUpdate is checked before systemd gets the new limit (a
+    // MemoryMax below the usage would have the container OOM-killed).
+    let file = b.dir.join("below-usage.json");
+    std::fs::write(&file, r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#).unwrap();
+    let out = sd(&b, &["update", "--resources", file.to_str().unwrap(), &b.id]);
+    assert_one_line_error(&out, "not above current usage");
+    assert_eq!(show(&unit, "MemoryMax")["MemoryMax"], "134217728");
+    assert_eq!(b.status(), "created");
     ok(&sd(&b, &["delete", "--force", &b.id]), "delete --force");
     assert_gone(&b, &unit, &dir);
 }
