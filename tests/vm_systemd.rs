@@ -220,3 +220,148 @@ fn bad_slice_and_unit_names_are_one_clear_line() {
     assert_one_line_error(&out, "linux.cgroupsPath: systemd: bad%prefix-x.scope: org.freedesktop.");
     b.assert_clean();
 }
+
+/// The cgroup files systemd re-applies from the unit's properties.
+const LIMIT_FILES: [&str; 7] =
+    ["memory.max", "memory.low", "memory.high", "pids.max", "cpu.max", "cpu.weight", "cpuset.cpus"];
+
+#[test]
+#[ignore = "needs systemd: runs in the test VM (run-in-vm --systemd)"]
+fn limits_are_unit_properties_and_survive_a_daemon_reload() {
+    in_systemd();
+    let resources = json!({
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20},
+        "pids": {"limit": 20},
+        "cpu": {"shares": 2048, "quota": 50000, "period": 100000, "cpus": "1"},
+        "blockIO": {"weight": 500},
+        // page-aligned: the kernel rounds memory.high down to pages.
+        "unified": {"memory.high": "62914560"},
+    });
+    let b = bundle("sdprops", &["sleep", "1000"], None, resources);
+    ok(&sd_bundle(&b, "create", &[]), "create");
+    let unit = format!("nook-{}.scope", b.id);
+    let dir = cg(&format!("/system.slice/{unit}"));
+    // systemd's own view: the container's limits.
+    let want_props = [
+        ("MemoryMax", "67108864"),
+        ("MemoryLow", "33554432"),
+        ("MemoryHigh", "62914560"),
+        ("TasksMax", "20"),
+        ("CPUWeight", "174"),
+        ("CPUQuotaPerSecUSec", "500ms"),
+        ("CPUQuotaPeriodUSec", "100ms"),
+        ("AllowedCPUs", "1"),
+        ("IOWeight", "4950"),
+    ];
+    let p = show(&unit, &want_props.map(|(k, _)| k).join(","));
+    for (k, v) in want_props {
+        assert_eq!(p[k], v, "systemctl show -p {k} {unit}: {p:?}");
+    }
+    let files = || LIMIT_FILES.map(|f| read(&dir, f));
+    let want = ["67108864", "33554432", "62914560", "20", "50000 100000", "174", "1"];
+    assert_eq!(files(), want);
+    // A reload re-applies every unit's properties to its cgroup: the
+    // limits stay (without the properties, memory.max would go back to
+    // "max", pids.max to systemd's default, cpu.max to "max 100000").
+    ok(&systemctl(&["daemon-reload"]), "daemon-reload");
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        assert_eq!(files(), want, "after daemon-reload ({:?})", t.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // update sets the unit's properties too.
+    ok(&sd(&b, &["update", "--memory", "134217728", "--pids-limit", "30", &b.id]), "update");
+    let p = show(&unit, "MemoryMax,TasksMax");
+    assert_eq!((p["MemoryMax"].as_str(), p["TasksMax"].as_str()), ("134217728", "30"));
+    ok(&systemctl(&["daemon-reload"]), "daemon-reload");
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        assert_eq!([read(&dir, "memory.max"), read(&dir, "pids.max")], ["134217728", "30"], "after update + reload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // checkBeforeUpdate is checked before systemd gets the new limit (a
+    // MemoryMax below the usage would have the container OOM-killed).
+    let file = b.dir.join("below-usage.json");
+    std::fs::write(&file, r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#).unwrap();
+    let out = sd(&b, &["update", "--resources", file.to_str().unwrap(), &b.id]);
+    assert_one_line_error(&out, "not above current usage");
+    assert_eq!(show(&unit, "MemoryMax")["MemoryMax"], "134217728");
+    assert_eq!(b.status(), "created");
+    ok(&sd(&b, &["delete", "--force", &b.id]), "delete --force");
+    assert_gone(&b, &unit, &dir);
+}
+
+#[test]
+#[ignore = "needs systemd: runs in the test VM (run-in-vm --systemd)"]
+fn systemd_property_annotations_reach_the_unit() {
+    in_systemd();
+    let annotate = |b: &Bundle, a: Value| b.edit(|c| c["annotations"] = a);
+    let b = bundle("sdann", &["sleep", "1000"], None, json!({}));
+    annotate(
+        &b,
+        json!({
+            "org.systemd.property.TimeoutStopUSec": "uint64 123456789",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        }),
+    );
+    ok(&sd_bundle(&b, "create", &[]), "create");
+    let unit = format!("nook-{}.scope", b.id);
+    let p = show(&unit, "TimeoutStopUSec,CollectMode");
+    assert_eq!(p["TimeoutStopUSec"], "2min 3.456789s");
+    assert_eq!(p["CollectMode"], "inactive-or-failed");
+    ok(&sd(&b, &["delete", "--force", &b.id]), "delete --force");
+    assert_gone(&b, &unit, &cg(&format!("/system.slice/{unit}")));
+
+    // Not GVariant text nook can read: one line naming the annotation,
+    // before any unit exists.
+    let b = bundle("sdbadann", &["true"], None, json!({}));
+    annotate(&b, json!({"org.systemd.property.TimeoutStopUSec": "uint64 soon"}));
+    assert_one_line_error(
+        &sd_bundle(&b, "create", &[]),
+        "annotation org.systemd.property.TimeoutStopUSec: cannot parse \"uint64 soon\"",
+    );
+    let unit = format!("nook-{}.scope", b.id);
+    assert_gone(&b, &unit, &cg(&format!("/system.slice/{unit}")));
+    // A property systemd does not have: systemd's error, naming the unit.
+    let b = bundle("sdunkann", &["true"], None, json!({}));
+    annotate(&b, json!({"org.systemd.property.NoSuchProperty": "true"}));
+    let unit = format!("nook-{}.scope", b.id);
+    let out = sd_bundle(&b, "create", &[]);
+    assert_one_line_error(&out, &format!("linux.cgroupsPath: systemd: {unit}: "));
+    assert!(stderr(&out).contains("NoSuchProperty"), "{}", stderr(&out));
+    assert_gone(&b, &unit, &cg(&format!("/system.slice/{unit}")));
+}
+
+#[test]
+#[ignore = "needs systemd: runs in the test VM (run-in-vm --systemd)"]
+fn the_device_filter_is_nooks_alone_and_survives_a_daemon_reload() {
+    in_systemd();
+    // As tests/limits.rs: /dev/port (1:4) is outside runc's default
+    // allowed devices, /dev/null (1:3) inside; the capabilities to make
+    // and read both, so only the device filter decides.
+    let script = "mknod /tmp/port c 1 4; head -c 1 /tmp/port >/dev/null 2>&1 && echo read-port >>/result; \
+                  mknod /tmp/null2 c 1 3 && head -c 1 /tmp/null2 && echo read-null >>/result";
+    let b = bundle("sddev", &["sh", "-c", script], None, json!({}));
+    b.edit(|c| {
+        let caps = json!(["CAP_MKNOD", "CAP_SYS_RAWIO"]);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = caps.clone();
+        }
+        c["root"]["readonly"] = false.into();
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    ok(&sd_bundle(&b, "create", &[]), "create");
+    let unit = format!("nook-{}.scope", b.id);
+    // systemd has no device policy of its own for the unit (nook's eBPF
+    // program is the filter), and a reload leaves nook's program alone.
+    let p = show(&unit, "DevicePolicy,DeviceAllow");
+    // (systemctl show leaves an empty list out.)
+    assert_eq!((p["DevicePolicy"].as_str(), p.get("DeviceAllow").map_or("", |s| s.as_str())), ("auto", ""));
+    ok(&systemctl(&["daemon-reload"]), "daemon-reload");
+    ok(&sd(&b, &["start", &b.id]), "start");
+    wait_for("the script to finish", || b.status() == "stopped");
+    let result = std::fs::read_to_string(b.dir.join("rootfs/result")).unwrap_or_default();
+    assert_eq!(result, "read-null\n", "a denied device was readable, or an allowed one not");
+    ok(&sd(&b, &["delete", &b.id]), "delete");
+    assert_gone(&b, &unit, &cg(&format!("/system.slice/{unit}")));
+}

@@ -55,6 +55,8 @@ pub enum CgroupError {
     Timeout { dir: PathBuf, state: &'static str, after: Duration },
     #[error("linux.cgroupsPath: systemd: {unit}: {source}")]
     Systemd { unit: String, source: systemd::SystemdError },
+    #[error(transparent)]
+    Annotation(#[from] systemd::AnnotationError),
     #[error("device cgroup program: {op}: {source}")]
     Bpf { op: &'static str, source: io::Error },
 }
@@ -222,7 +224,16 @@ impl Cgroup {
         self.apply(&plan)
     }
 
-    fn apply(&self, plan: &Plan) -> Result<()> {
+    /// What [`Cgroup::update`] checks before writing anything (values,
+    /// controllers, `checkBeforeUpdate` against the current usage), alone:
+    /// for the systemd driver, which sets the unit's properties first.
+    pub fn check_update(&self, resources: &LinuxResources) -> Result<()> {
+        let plan = resources::plan(resources, &resources::hugepage_sizes())?;
+        check_controllers(&self.path, &plan)?;
+        self.check_usage(&plan)
+    }
+
+    fn check_usage(&self, plan: &Plan) -> Result<()> {
         if let Some((memory, swap)) = plan.check_memory {
             if let Some(usage) = read_opt(&self.path, "memory.current").and_then(|s| stats::parse_u64(&s)) {
                 for (what, limit) in [("memory+swap", swap), ("memory", memory)] {
@@ -232,6 +243,11 @@ impl Cgroup {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn apply(&self, plan: &Plan) -> Result<()> {
+        self.check_usage(plan)?;
         let mut later = Vec::new();
         for w in &plan.writes {
             match write_raw(&self.path, &w.file, &w.value) {

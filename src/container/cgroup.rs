@@ -46,10 +46,14 @@ pub fn device_rules(linux: &Linux) -> Result<Vec<cgroups::DeviceRule>, CgroupErr
     cgroups::container_rules(&spec_rules, linux.devices().as_deref().unwrap_or_default())
 }
 
-/// Checks every limit as `create` will, without touching a cgroup (the
-/// systemd driver's check before the unit exists).
-pub fn check(linux: &Linux) -> Result<(), CgroupError> {
-    cgroups::check_resources(&resources(linux))
+/// The systemd driver's check before the unit exists: every limit as
+/// `create` will check it, and the unit properties from the limits and
+/// the `org.systemd.property.*` annotations, which it returns.
+pub fn systemd_properties(spec: &Spec) -> Result<Vec<systemd::Property>, CgroupError> {
+    let linux = spec.linux().as_ref().expect("validated");
+    let r = resources(linux);
+    cgroups::check_resources(&r)?;
+    systemd::spec_properties(&r, spec.annotations().as_ref())
 }
 
 /// Creates (or, for systemd's, completes) the container's cgroup at `dir`
@@ -99,14 +103,15 @@ fn owner(spec: &Spec) -> Option<u32> {
 }
 
 /// The systemd driver's part of create: the transient unit with init
-/// (`pid`, waiting in nook's own cgroup) in it, checked from
-/// /proc/<pid>/cgroup, then the limits written to its cgroup. A slice
-/// unit cannot take a pid: init is moved into its cgroup, as runc does.
-/// On an error, no unit is left.
-pub fn start_unit(unit: &SystemdPath, id: &str, pid: i32) -> Result<(), CgroupError> {
+/// (`pid`, waiting in nook's own cgroup) in it and `properties` (from
+/// [`systemd_properties`]), checked from /proc/<pid>/cgroup; the caller
+/// then writes the limits to its cgroup. A slice unit cannot take a pid:
+/// init is moved into its cgroup, as runc does. On an error, no unit is
+/// left.
+pub fn start_unit(unit: &SystemdPath, id: &str, pid: i32, properties: &[systemd::Property]) -> Result<(), CgroupError> {
     let err = |source| CgroupError::Systemd { unit: unit.unit_name(), source };
     let scope = !unit.unit_name().ends_with(".slice");
-    systemd::start(unit, id, scope.then_some(pid as u32)).map_err(err)?;
+    systemd::start(unit, id, scope.then_some(pid as u32), properties).map_err(err)?;
     if scope {
         let expected = unit.cgroup_path()?;
         let proc = format!("/proc/{pid}/cgroup");
@@ -118,6 +123,13 @@ pub fn start_unit(unit: &SystemdPath, id: &str, pid: i32) -> Result<(), CgroupEr
         }
     }
     Ok(())
+}
+
+/// `update` with the systemd driver: `resources` (checked by the caller)
+/// become the unit's properties before the cgroupfs driver writes them.
+pub fn update_unit(unit: &str, resources: &LinuxResources) -> Result<(), CgroupError> {
+    let props = systemd::resource_properties(resources)?;
+    systemd::set_properties(unit, &props).map_err(|source| CgroupError::Systemd { unit: unit.into(), source })
 }
 
 /// Stops the container's systemd unit (gone already is fine).

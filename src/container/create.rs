@@ -155,11 +155,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     let place = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
     let (cg_mount, cg_dir) = (&place.mount, &place.dir);
     let device_rules = cgroup::device_rules(linux)?;
-    if place.systemd.is_some() {
-        // systemd makes the cgroup once init exists: every limit is
-        // checked now, before any unit is made.
-        cgroup::check(linux)?;
-    }
+    // systemd makes the cgroup once init exists: every limit and unit
+    // property is checked now, before any unit is made.
+    let unit_properties = match place.systemd {
+        Some(_) => cgroup::systemd_properties(spec)?,
+        None => Vec::new(),
+    };
 
     // From here on, everything made is undone on failure. If nook itself
     // is killed, what it made is found from state.json: the first save
@@ -267,7 +268,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             drop(cg_fd);
             drop(idmapped);
             if let Some(unit) = &place.systemd {
-                cgroup::start_unit(unit, &opts.id, pid)?;
+                cgroup::start_unit(unit, &opts.id, pid, &unit_properties)?;
                 undo.unit = Some((unit.unit_name(), cg_dir.clone()));
                 let cg = cgroup::create(spec, cg_mount, cg_dir)?;
                 if unit.unit_name().ends_with(".slice") {

@@ -4,6 +4,8 @@
 //! config (cpu quota or period; memory+swap without memory) is completed
 //! from them. Everything is validated before anything is written, and if
 //! the kernel refuses a write, the files already written are put back.
+//! With the systemd driver the new limits are first set as the unit's
+//! properties (not put back if a write then fails; runc does the same).
 
 use super::{load, pause::cgroup_of, ContainerError, Result};
 use crate::state::Status;
@@ -20,7 +22,15 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let resources = complete(dir, resources.clone());
     let saved = snapshot(dir, &resources);
     let enabled = enable_controllers(dir, &controllers(&resources));
-    cg.update(&resources).inspect_err(|_| {
+    let update = || {
+        if let Some(unit) = &c.state.systemd_unit {
+            // As runc: checked, then the unit's properties, then the files.
+            cg.check_update(&resources)?;
+            super::cgroup::update_unit(unit, &resources)?;
+        }
+        cg.update(&resources)
+    };
+    update().inspect_err(|_| {
         restore(dir, &saved);
         for (d, c) in enabled.iter().rev() {
             let _ = write(d, "cgroup.subtree_control", &format!("-{c}"));
