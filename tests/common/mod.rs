@@ -224,3 +224,12 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 }
+
+/// Polls `f` every 50 ms until it holds; fails the test after `patience`.
+pub fn wait_until(what: &str, patience: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(t.elapsed() < patience, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
