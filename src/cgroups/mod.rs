@@ -112,20 +112,20 @@ pub struct Cgroup {
     dir: OwnedFd,
 }
 
-/// What `create` changed, so a failure can undo it.
+/// What `create` changed, so a failure can undo it: the directories it
+/// made. Controllers it enabled in an ancestor that already existed stay
+/// enabled (as with runc and crun): by the time of the failure a sibling
+/// container may be using them, and disabling a controller removes its
+/// files from every child.
 #[derive(Default)]
 struct Undo {
     created: Vec<PathBuf>,
-    enabled: Vec<(PathBuf, String)>,
 }
 
 impl Undo {
     fn run(self) {
         for d in self.created.iter().rev() {
             let _ = fs::remove_dir(d);
-        }
-        for (d, c) in self.enabled.iter().rev() {
-            let _ = write_raw(d, "cgroup.subtree_control", &format!("-{c}"));
         }
     }
 }
@@ -146,7 +146,7 @@ impl Cgroup {
     ///
     /// Everything is validated, and every needed controller checked against
     /// `cgroup.controllers`, before anything is written. On failure, the
-    /// directories created and controllers enabled here are removed again.
+    /// directories created here are removed again.
     pub fn create(
         mount: &Path,
         path: &Path,
@@ -198,7 +198,6 @@ impl Cgroup {
                 let on = words(&read(dir, "cgroup.subtree_control")?);
                 for c in plan.controllers.iter().filter(|c| !on.contains(*c)) {
                     write(dir, "cgroup.subtree_control", &format!("+{c}"))?;
-                    undo.enabled.push((dir.clone(), c.clone()));
                 }
             }
         }
@@ -218,6 +217,11 @@ impl Cgroup {
 
     /// Apply `resources` to this (existing) cgroup, as `runc update` does.
     /// Validation happens first: an invalid value writes nothing.
+    /// Checks the values of `resources` alone (not the controllers).
+    pub fn validate(resources: &LinuxResources) -> Result<()> {
+        resources::plan(resources, &resources::hugepage_sizes()).map(drop)
+    }
+
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
         check_controllers(&self.path, &plan)?;

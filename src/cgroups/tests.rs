@@ -383,3 +383,27 @@ fn apply_on_a_plain_directory() {
 
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A create that fails after enabling a controller in an ancestor it did
+/// not make removes its own directory but leaves the controller enabled:
+/// a sibling created meanwhile may use it, and disabling it would take
+/// the controller's files away from every child (plain directories stand
+/// in for the hierarchy here; the write to the missing limit file fails).
+#[test]
+fn a_failed_create_leaves_shared_ancestors_alone() {
+    let mount = std::env::temp_dir().join(unique("undo"));
+    let parent = mount.join("parent");
+    fs::create_dir_all(&parent).unwrap();
+    for d in [&mount, &parent] {
+        fs::write(d.join("cgroup.controllers"), "hugetlb\n").unwrap();
+        fs::write(d.join("cgroup.subtree_control"), "").unwrap();
+    }
+    let size = resources::hugepage_sizes().into_iter().next().expect("no hugepage size on this host");
+    let r = res(&format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":2097152}}]}}"#));
+    let e = Cgroup::create(&mount, &parent.join("c"), &r, None).unwrap_err().to_string();
+    assert!(e.contains(&format!("hugetlb.{size}.max")), "{e}");
+    assert!(!parent.join("c").exists(), "the failed create's own directory is left behind");
+    let control = fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap();
+    assert_eq!(control, "+hugetlb", "the shared parent's controllers were changed back");
+    fs::remove_dir_all(&mount).unwrap();
+}

@@ -57,7 +57,12 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
             let _ = cg.thaw();
         }
         let pidfd = crate::sys::pidfd_open(st.pid).ok();
-        signal_init(st, libc::SIGKILL)?;
+        match signal_init(st, libc::SIGKILL) {
+            // Init died between the two checks (a kill just before this
+            // delete takes effect asynchronously): that is what we want.
+            Err(ContainerError::WrongState { .. }) => {}
+            r => r?,
+        }
         if let Some(fd) = pidfd {
             wait_exit(fd.as_fd(), Duration::from_secs(10));
         }

@@ -10,7 +10,7 @@
 use super::{load, pause::cgroup_of, ContainerError, Result};
 use crate::state::Status;
 use oci_spec::runtime::LinuxResources;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let c = load(root, id)?;
@@ -20,8 +20,9 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let cg = cgroup_of(&c)?;
     let dir = cg.path();
     let resources = complete(dir, resources.clone());
+    crate::cgroups::Cgroup::validate(&resources)?;
     let saved = snapshot(dir, &resources);
-    let enabled = enable_controllers(dir, &controllers(&resources));
+    enable_controllers(dir, &controllers(&resources));
     let update = || {
         if let Some(unit) = &c.state.systemd_unit {
             // As runc: checked, then the unit's properties, then the files.
@@ -30,12 +31,9 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
         }
         cg.update(&resources)
     };
-    update().inspect_err(|_| {
-        restore(dir, &saved);
-        for (d, c) in enabled.iter().rev() {
-            let _ = write(d, "cgroup.subtree_control", &format!("-{c}"));
-        }
-    })?;
+    // Controllers enabled above stay enabled on failure, as after a failed
+    // create: a sibling may already use them.
+    update().inspect_err(|_| restore(dir, &saved))?;
     Ok(())
 }
 
@@ -80,11 +78,9 @@ fn controllers(r: &LinuxResources) -> Vec<String> {
 /// runc's cgroupfs driver enables every controller for a container's
 /// cgroup; nook enables those its limits need at create. So that a limit
 /// added by an update applies, enable its controller in the ancestors
-/// where it is available but off (as create would have). Returns what was
-/// enabled, to undo on failure. A controller available nowhere is left for
-/// `Cgroup::update` to report.
-fn enable_controllers(dir: &Path, wanted: &[String]) -> Vec<(PathBuf, String)> {
-    let mut done = Vec::new();
+/// where it is available but off (as create would have). A controller
+/// available nowhere is left for `Cgroup::update` to report.
+fn enable_controllers(dir: &Path, wanted: &[String]) {
     let have = |d: &Path, c: &str| read(d, "cgroup.controllers").is_some_and(|s| s.split_whitespace().any(|w| w == c));
     for c in wanted {
         if have(dir, c) {
@@ -105,15 +101,11 @@ fn enable_controllers(dir: &Path, wanted: &[String]) -> Vec<(PathBuf, String)> {
         }
         for p in chain.iter().rev() {
             let on = read(p, "cgroup.subtree_control").is_some_and(|s| s.split_whitespace().any(|w| w == c));
-            if !on {
-                if write(p, "cgroup.subtree_control", &format!("+{c}")).is_err() {
-                    break;
-                }
-                done.push((p.clone(), c.clone()));
+            if !on && write(p, "cgroup.subtree_control", &format!("+{c}")).is_err() {
+                break;
             }
         }
     }
-    done
 }
 
 fn write(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
