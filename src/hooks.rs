@@ -6,7 +6,7 @@
 //! | prestart, createRuntime | nook, while init waits before pivot_root | runtime namespaces | fails create |
 //! | createContainer | init, before pivot_root | container namespaces | fails create |
 //! | startContainer | init, after `start`, before exec | container namespaces | fails the start |
-//! | poststart | nook, after `start` | runtime namespaces | warning |
+//! | poststart | nook, after `start` | runtime namespaces | fails the start, stops the container |
 //! | poststop | nook, on `delete` | runtime namespaces | warning |
 
 use oci_spec::runtime::{Hook, Hooks};
@@ -73,6 +73,26 @@ pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &[u8]) -> Result<(), HookEr
         })?;
     }
     Ok(())
+}
+
+/// Runs every hook of `kind`, even after one fails, and returns the
+/// failures: for poststop hooks, whose failure is a warning after which
+/// "the remaining hooks and lifecycle continue" (runtime-spec lifecycle
+/// step 13).
+pub fn run_each(hooks: Option<&Hooks>, kind: Kind, state: &[u8]) -> Vec<HookError> {
+    let Some(hooks) = hooks else { return Vec::new() };
+    kind.of(hooks)
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hook)| {
+            run_one(hook, state).err().map(|msg| HookError {
+                kind: kind.name(),
+                index,
+                path: hook.path().display().to_string(),
+                msg,
+            })
+        })
+        .collect()
 }
 
 fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {

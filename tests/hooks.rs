@@ -1,5 +1,6 @@
 //! OCI hooks: each kind runs at its point of the lifecycle, in its
-//! namespaces, with the state on stdin; failures fail or warn as runc does.
+//! namespaces, with the state on stdin; failures fail or warn as
+//! runtime-spec 1.3 (and runc) ask.
 
 mod common;
 use common::*;
@@ -75,13 +76,42 @@ fn a_hook_that_hangs_is_killed_at_its_timeout() {
     b.assert_clean();
 }
 
+/// runtime.md "Lifecycle" step 13: a failing poststop hook is a warning;
+/// the other hooks and the delete go on.
 #[test]
-fn failing_poststart_and_poststop_hooks_only_warn() {
+fn failing_poststop_hooks_only_warn() {
     let b = Bundle::new("hookwarn", &["true"]);
-    b.edit(|c| c["hooks"] = json!({"poststart": [hook("exit 1")], "poststop": [hook("exit 2")]}));
+    let log = b.dir.join("second.log");
+    let second = hook(&format!("echo ran > {}", log.display()));
+    b.edit(|c| c["hooks"] = json!({"poststop": [hook("exit 2"), second]}));
     let out = b.with_bundle("run", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let e = stderr(&out);
-    assert!(e.contains("hooks.poststart[0]") && e.contains("hooks.poststop[0]"), "{e}");
+    assert!(stderr(&out).contains("hooks.poststop[0]"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n", "the next poststop hook must still run");
     b.assert_clean();
+}
+
+/// runtime.md "Lifecycle" step 9 (runtime-spec 1.3): a failing poststart
+/// hook is an error and stops the container; `delete` then destroys it,
+/// running the poststop hooks. `run` does all of it at once.
+#[test]
+fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
+    let b = Bundle::new("poststartfail", &["sleep", "100"]);
+    let log = b.dir.join("poststop.log");
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [hook("exit 3")],
+            "poststop": [hook(&format!("echo poststop >> {}", log.display()))]
+        })
+    });
+    assert!(b.with_bundle("create", &[]).status.success());
+    assert_one_line_error(&b.nook(&["start", &b.id]), "hooks.poststart[0] /bin/sh: exited with status 3");
+    assert_eq!(b.status(), "stopped", "start returned with the container still running");
+    assert!(b.nook(&["delete", &b.id]).status.success());
+    b.assert_clean();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "poststop\n");
+
+    assert_one_line_error(&b.with_bundle("run", &[]), "hooks.poststart[0] /bin/sh: exited with status 3");
+    b.assert_clean();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "poststop\npoststop\n");
 }

@@ -80,14 +80,14 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
         // whose create never finished) goes too.
         cgroup::remove(cg)?;
     }
-    super::run_post_hooks(st, crate::hooks::Kind::Poststop, "stopped");
+    super::run_poststop_hooks(st);
     dir.remove()?;
     Ok(())
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd becomes
 /// readable then, even for a process that is not our child).
-fn wait_exit(pidfd: std::os::fd::BorrowedFd, timeout: Duration) {
+pub(super) fn wait_exit(pidfd: std::os::fd::BorrowedFd, timeout: Duration) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(pidfd, PollFlags::POLLIN)];
     let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);

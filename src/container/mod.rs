@@ -53,17 +53,44 @@ pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> C
     move |e| ContainerError::Other(format!("{what}: {e}"))
 }
 
-/// Runs the poststart or poststop hooks of a container. Their failure is
-/// a warning, as the runtime-spec asks, not an error.
-pub(crate) fn run_post_hooks(st: &State, kind: crate::hooks::Kind, status: &str) {
+/// Runs the poststop hooks of a container. Their failure is a warning, as
+/// the runtime-spec asks (lifecycle step 13), not an error.
+pub(crate) fn run_poststop_hooks(st: &State) {
     let hooks = st.hooks.as_ref();
-    if hooks.is_none_or(|h| kind.of(h).is_empty()) {
+    if hooks.is_none_or(|h| crate::hooks::Kind::Poststop.of(h).is_empty()) {
         return;
     }
-    let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
-    if let Err(e) = crate::hooks::run(hooks, kind, &state) {
+    let state = crate::hooks::state_json(&st.id, "stopped", st.pid, &st.bundle, &st.annotations);
+    for e in crate::hooks::run_each(hooks, crate::hooks::Kind::Poststop, &state) {
         crate::logger::warn(&e.to_string());
     }
+}
+
+/// Runs the poststart hooks of a started container. Since runtime-spec
+/// 1.3 (lifecycle step 9) a failure is an error that stops the container,
+/// as runc has always done: init is killed (and waited for) here, and the
+/// caller returns the hook's error.
+pub(crate) fn run_poststart_hooks(st: &State) -> Result<()> {
+    run_hooks(st, crate::hooks::Kind::Poststart, "running").map_err(|e| {
+        match kill::signal_init(st, libc::SIGKILL) {
+            Ok(()) => {
+                if let Ok(fd) = crate::sys::pidfd_open(st.pid) {
+                    delete::wait_exit(std::os::fd::AsFd::as_fd(&fd), std::time::Duration::from_secs(10));
+                }
+            }
+            Err(k) => crate::logger::debug(|| format!("stopping the container after a poststart hook: {k}")),
+        }
+        ContainerError::Other(e.to_string())
+    })
+}
+
+fn run_hooks(st: &State, kind: crate::hooks::Kind, status: &str) -> std::result::Result<(), crate::hooks::HookError> {
+    let hooks = st.hooks.as_ref();
+    if hooks.is_none_or(|h| kind.of(h).is_empty()) {
+        return Ok(());
+    }
+    let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
+    crate::hooks::run(hooks, kind, &state)
 }
 
 /// A container's directory (locked), state and current status.

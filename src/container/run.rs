@@ -46,7 +46,10 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
         let _ = destroy(c.dir, &c.state);
         return Err(e);
     }
-    super::run_post_hooks(&c.state, crate::hooks::Kind::Poststart, "running");
+    if let Err(e) = super::run_poststart_hooks(&c.state) {
+        let _ = destroy(c.dir, &c.state);
+        return Err(e);
+    }
     if opts.detach {
         return Ok(0);
     }

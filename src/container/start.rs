@@ -12,8 +12,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match c.status {
         Status::Created => {
             release(&c.dir)?;
-            super::run_post_hooks(&c.state, crate::hooks::Kind::Poststart, "running");
-            Ok(())
+            // A failing poststart hook stops the container; as with a
+            // failing startContainer hook, `delete` then removes it.
+            super::run_poststart_hooks(&c.state)
         }
         Status::Stopped => Err(ContainerError::WrongState {
             id: id.into(),
