@@ -42,6 +42,35 @@ fn a_veth_end_is_moved_in_and_renamed() {
     }
 }
 
+/// config-linux.md "Network Devices": the device is set up in the
+/// container; a name that already exists there is an error, unless it is
+/// a `%d` template, which the kernel completes.
+#[test]
+fn a_moved_device_is_up_and_name_clashes_follow_the_template_rule() {
+    let n = std::process::id() % 100000;
+    let (inside, outside) = (format!("nku{n}a"), format!("nku{n}b"));
+    let st =
+        Command::new("ip").args(["link", "add", &inside, "type", "veth", "peer", "name", &outside]).status().unwrap();
+    assert!(st.success());
+    let _guard = Veth(outside.clone());
+    // "lo" is there already in the new network namespace.
+    let b = Bundle::new("netdev-clash", &["true"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({ inside.clone(): {"name": "lo"} }));
+    assert_one_line_error(&b.with_bundle("run", &[]), &format!("linux.netDevices.{inside}"));
+    b.assert_clean();
+    assert!(link_exists(&inside), "a refused device must stay on the host");
+    // A template: the kernel picks the first free eth<N>; IFF_UP (0x1) is set.
+    let b = Bundle::new("netdev-up", &["sh", "-c", "ls /sys/class/net; cat /sys/class/net/eth0/flags"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({ inside.clone(): {"name": "eth%d"} }));
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let words: Vec<String> = stdout(&out).split_whitespace().map(String::from).collect();
+    assert_eq!(words[..2], ["eth0", "lo"], "{words:?}");
+    let flags = u32::from_str_radix(words[2].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "eth0 is not up: flags {flags:#x}");
+    b.assert_clean();
+}
+
 #[test]
 fn bad_net_devices_are_refused_by_name() {
     let b = Bundle::new("netdev-bad", &["true"]);

@@ -320,6 +320,14 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 let new_name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(name);
                 let field = |e: std::io::Error| ContainerError::Other(format!("linux.netDevices.{name}: {e}"));
                 let index = sys::netlink::if_index(name).map_err(field)?;
+                // Checked first: the kernel would move the device before
+                // failing to rename it, and lose it with the namespace.
+                // A name with `%d` is a template the kernel completes.
+                if !new_name.contains("%d") && sys::netlink::exists_in_netns_of(pid, new_name).map_err(field)? {
+                    return Err(ContainerError::Other(format!(
+                        "linux.netDevices.{name}: an interface named {new_name:?} already exists in the container's network namespace"
+                    )));
+                }
                 sys::netlink::move_link_to_netns(index, pid, new_name).map_err(field)?;
             }
             st.pid = pid;

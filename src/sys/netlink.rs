@@ -1,6 +1,6 @@
 //! One rtnetlink request: moving a network interface into another
-//! process's network namespace under a new name (what `ip link set DEV
-//! netns PID name NEW` sends).
+//! process's network namespace under a new name, and setting it up there
+//! (what `ip link set DEV netns PID name NEW up` sends).
 
 use super::{check, owned};
 use std::io;
@@ -23,6 +23,13 @@ pub fn if_index(name: &str) -> io::Result<u32> {
     }
 }
 
+/// Whether the network namespace of `pid` has an interface named `name`
+/// (from `/proc/PID/net/dev`, read in nook's own mount namespace).
+pub fn exists_in_netns_of(pid: i32, name: &str) -> io::Result<bool> {
+    let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))?;
+    Ok(dev.lines().skip(2).any(|l| l.split(':').next().map(str::trim) == Some(name)))
+}
+
 fn attr(buf: &mut Vec<u8>, typ: u16, data: &[u8]) {
     let len = 4 + data.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
@@ -37,7 +44,11 @@ fn request(index: u32, pid: i32, new_name: &str) -> Vec<u8> {
     // struct ifinfomsg: family, pad, type, index, flags, change.
     b.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
     b.extend_from_slice(&(index as i32).to_ne_bytes());
-    b.extend_from_slice(&[0u8; 8]);
+    // flags and change: IFF_UP, applied by the kernel after the move and
+    // the rename (runtime-spec: the device MUST be set "up").
+    let up = libc::IFF_UP as u32;
+    b.extend_from_slice(&up.to_ne_bytes());
+    b.extend_from_slice(&up.to_ne_bytes());
     attr(&mut b, IFLA_NET_NS_PID, &(pid as u32).to_ne_bytes());
     let mut name = new_name.as_bytes().to_vec();
     name.push(0);
@@ -51,7 +62,8 @@ fn request(index: u32, pid: i32, new_name: &str) -> Vec<u8> {
 }
 
 /// Moves interface `index` into the network namespace of `pid`, renamed
-/// `new_name`; waits for the kernel's answer.
+/// `new_name` (a name with `%d` is a template the kernel completes), and
+/// sets it up; waits for the kernel's answer.
 pub fn move_link_to_netns(index: u32, pid: i32, new_name: &str) -> io::Result<()> {
     if new_name.is_empty() || new_name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface names are 1 to 15 bytes"));
