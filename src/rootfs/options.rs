@@ -90,9 +90,12 @@ fn propagation(name: &str) -> Option<(u64, bool)> {
 }
 
 /// Superblock flags the kernel's fsconfig understands as plain flags.
-const SB_FLAGS: &[&str] = &["sync", "async", "dirsync", "mand", "nomand", "lazytime", "nolazytime", "silent", "loud"];
-/// Accepted and meaningless here (runc ignores them too).
-const IGNORED: &[&str] = &["defaults", "remount", "iversion", "noiversion"];
+const SB_FLAGS: &[&str] = &["sync", "async", "dirsync", "mand", "nomand", "lazytime", "nolazytime"];
+/// Accepted and meaningless here (runc ignores the first four too). `silent` and
+/// `loud` are MS_SILENT, which only quiets the kernel's messages while a
+/// legacy mount(2) fills its superblock: fsconfig has no such flag and
+/// would hand them to the filesystem, which refuses them (tmpfs: EINVAL).
+const IGNORED: &[&str] = &["defaults", "remount", "iversion", "noiversion", "silent", "loud"];
 
 impl MountOptions {
     /// Parses a mount's options; an error names the option.
