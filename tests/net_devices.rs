@@ -42,6 +42,32 @@ fn a_veth_end_is_moved_in_and_renamed() {
     }
 }
 
+/// config-linux.md "Network Devices": the device keeps its permanent
+/// global addresses (IPv4 and IPv6; the kernel drops them on the move),
+/// not the link-local ones the kernel makes itself.
+#[test]
+fn a_moved_device_keeps_its_permanent_addresses() {
+    let n = std::process::id() % 100000;
+    let (inside, outside) = (format!("nka{n}a"), format!("nka{n}b"));
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().unwrap();
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ip(&["link", "add", &inside, "type", "veth", "peer", "name", &outside]);
+    let _guard = Veth(outside.clone());
+    ip(&["addr", "add", "10.213.7.2/24", "brd", "10.213.7.255", "dev", &inside]);
+    ip(&["-6", "addr", "add", "fd00:db8:7::2/64", "dev", &inside, "nodad"]);
+    let b = Bundle::new("netdev-addr", &["sh", "-c", "busybox ip -o addr show dev eth3"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({ inside.clone(): {"name": "eth3"} }));
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("inet 10.213.7.2/24 brd 10.213.7.255 scope global eth3"), "{shown}");
+    assert!(shown.contains("inet6 fd00:db8:7::2/64 scope global"), "{shown}");
+    assert_eq!(shown.matches("inet").count(), 2 + shown.matches("scope link").count(), "{shown}");
+    b.assert_clean();
+}
+
 /// config-linux.md "Network Devices": the device is set up in the
 /// container; a name that already exists there is an error, unless it is
 /// a `%d` template, which the kernel completes.

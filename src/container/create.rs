@@ -2,7 +2,7 @@
 //! about to be exec'd. Returns once init reports it is ready; init then
 //! waits on the exec fifo for `start`.
 
-use super::cgroup;
+use super::{cgroup, net_devices};
 use super::{other, ContainerError, Result};
 use crate::cgroups::Cgroup;
 use crate::init::{self, InitArgs};
@@ -315,20 +315,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                 }
             }
             // The container's network devices, moved in while init waits
-            // for start (renamed as asked).
-            for (name, dev) in linux.net_devices().iter().flatten() {
-                let new_name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(name);
-                let field = |e: std::io::Error| ContainerError::Other(format!("linux.netDevices.{name}: {e}"));
-                let index = sys::netlink::if_index(name).map_err(field)?;
-                // Checked first: the kernel would move the device before
-                // failing to rename it, and lose it with the namespace.
-                // A name with `%d` is a template the kernel completes.
-                if !new_name.contains("%d") && sys::netlink::exists_in_netns_of(pid, new_name).map_err(field)? {
-                    return Err(ContainerError::Other(format!(
-                        "linux.netDevices.{name}: an interface named {new_name:?} already exists in the container's network namespace"
-                    )));
-                }
-                sys::netlink::move_link_to_netns(index, pid, new_name).map_err(field)?;
+            // for start (renamed as asked, addresses carried over).
+            if let Some(devs) = linux.net_devices() {
+                net_devices::move_in(devs, pid)?;
             }
             st.pid = pid;
             st.init_start_time = state::proc_stat(pid)
