@@ -230,3 +230,25 @@ fn intel_rdt_without_resctrl_is_one_clear_line() {
     assert_one_line_error(&b.with_bundle("run", &[]), expect);
     b.assert_clean();
 }
+
+/// A capability nook does not hold itself (here dropped from its bounding
+/// set by `setpriv`, as CAP_SYS_RESOURCE is missing on some hosts) cannot
+/// be granted: the error names it instead of the kernel's bare EPERM.
+#[test]
+fn a_capability_nook_lacks_is_named() {
+    let b = Bundle::new("capbeyond", &["true"]);
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_NET_RAW"));
+        }
+    });
+    let bundle = b.dir.to_str().unwrap();
+    let root = b.root.to_str().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-net_raw", "--", NOOK, "--root", root, "run", "--bundle", bundle, &b.id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "process.capabilities: effective: CAP_NET_RAW cannot be granted");
+    b.assert_clean();
+}

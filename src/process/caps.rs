@@ -37,19 +37,31 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Proces
     // No `capabilities` means none at all (oci-spec's Default is runc's
     // default set, which is not what an absent field means).
     let none = CapsHashSet::new();
-    fn err(set: &'static str) -> impl Fn(caps::errors::CapsError) -> ProcessError {
-        move |e| ProcessError::Caps(format!("{set}: {e}"))
-    }
     let (eff, perm, inh, amb) = match caps {
         Some(c) => (convert(c.effective())?, convert(c.permitted())?, convert(c.inheritable())?, convert(c.ambient())?),
         None => (none.clone(), none.clone(), none.clone(), none),
     };
-    caps::set(None, CapSet::Inheritable, &inh.union(&amb).copied().collect()).map_err(err("inheritable"))?;
-    caps::set(None, CapSet::Effective, &eff).map_err(err("effective"))?;
-    caps::set(None, CapSet::Permitted, &perm).map_err(err("permitted"))?;
-    caps::clear(None, CapSet::Ambient).map_err(err("ambient"))?;
+    set(CapSet::Inheritable, "inheritable", &inh.union(&amb).copied().collect(), CapSet::Bounding)?;
+    set(CapSet::Effective, "effective", &eff, CapSet::Permitted)?;
+    set(CapSet::Permitted, "permitted", &perm, CapSet::Permitted)?;
+    let err = |e: caps::errors::CapsError| ProcessError::Caps(format!("ambient: {e}"));
+    caps::clear(None, CapSet::Ambient).map_err(err)?;
     for cap in amb {
-        caps::raise(None, CapSet::Ambient, cap).map_err(err("ambient"))?;
+        caps::raise(None, CapSet::Ambient, cap).map_err(err)?;
     }
     Ok(())
+}
+
+/// Sets `which` to `want`. The kernel only says EPERM when a capability
+/// is beyond `limit` (what nook itself holds): the error names those.
+fn set(which: CapSet, name: &str, want: &CapsHashSet, limit: CapSet) -> Result<(), ProcessError> {
+    caps::set(None, which, want).map_err(|e| {
+        let have = caps::read(None, limit).unwrap_or_default();
+        let mut beyond: Vec<String> = want.difference(&have).map(|c| c.to_string()).collect();
+        beyond.sort();
+        match beyond.is_empty() {
+            true => ProcessError::Caps(format!("{name}: {e}")),
+            false => ProcessError::Caps(format!("{name}: {} cannot be granted: nook does not hold it", beyond.join(", "))),
+        }
+    })
 }
