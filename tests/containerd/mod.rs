@@ -1,0 +1,271 @@
+//! A private containerd for the VM suite (tests/vm_containerd.rs): its own
+//! root, state and socket in a temp dir on a tmpfs (overlayfs can't stack
+//! on the guest's overlay root), an OCI image built from Debian's
+//! busybox-static and imported with `ctr`, and the checks that nothing of
+//! the runtime is left afterwards.
+
+use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// Under TCG every Go binary takes seconds to start: wait generously.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+/// ctr's namespace: the shim's runtime root is /run/containerd/runc/<this>.
+pub const NS: &str = "nook";
+pub const IMAGE: &str = "nook.test/busybox:latest";
+const RUNTIME_ROOT: &str = "/run/containerd/runc/nook";
+const CGROUP_PARENT: &str = "/sys/fs/cgroup/nook";
+
+/// Applets hard-linked into the image (busybox-static prefers its own
+/// applets, so a symlinked one would not be masked anyway; hard links keep
+/// the layer to one file's data).
+const APPLETS: &[&str] = &["sh", "cat", "echo", "sleep", "test", "tty", "stty", "grep", "true", "[", "cut"];
+
+/// The runtime binary the shim drives: nook, or another (runc, for
+/// comparison) named by NOOK_CTRD_RUNTIME.
+pub fn runtime() -> String {
+    std::env::var("NOOK_CTRD_RUNTIME").unwrap_or_else(|_| NOOK.to_owned())
+}
+
+pub fn ok(o: &Output, what: &str) -> String {
+    assert!(o.status.success(), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
+    stdout(o)
+}
+
+pub struct Containerd {
+    pub dir: PathBuf,
+    pub sock: PathBuf,
+    child: Option<Child>,
+}
+
+impl Containerd {
+    /// Starts containerd with a config of its own and waits for its socket;
+    /// then imports the busybox image.
+    pub fn start() -> Containerd {
+        assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
+        let dir = std::env::temp_dir().join(format!("nook-ctrd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
+        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let sock = dir.join("containerd.sock");
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.internal.v1.opt"]
+[grpc]
+  address = "{s}"
+[ttrpc]
+  address = "{s}.ttrpc"
+[debug]
+  level = "info"
+"#,
+            d = dir.display(),
+            s = sock.display()
+        );
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("containerd.log")).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("containerd (scripts/deps.sh vm installs it)");
+        let mut c = Containerd { dir, sock, child: Some(child) };
+        wait_until("containerd's socket", PATIENCE, || {
+            if let Some(st) = c.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("containerd exited ({st}):\n{}", c.log());
+            }
+            std::os::unix::net::UnixStream::connect(&c.sock).is_ok()
+        });
+        let image = build_image(&c.dir.join("image"));
+        let out = c.ctr(&["images", "import", image.to_str().unwrap()]);
+        ok(&out, "ctr images import");
+        let images = ok(&c.ctr(&["images", "ls", "-q"]), "ctr images ls");
+        assert!(images.lines().any(|l| l == IMAGE), "{IMAGE} not imported: {images}");
+        c
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default()
+    }
+
+    /// `ctr -a <sock> -n nook <args>`, stdin /dev/null.
+    pub fn ctr_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("-a").arg(&self.sock).args(["-n", NS]).args(args).stdin(Stdio::null());
+        c
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        output_via_files(self.ctr_cmd(args))
+    }
+
+    /// `ctr run --runc-binary <runtime> <opts> IMAGE <id> <cmd>`.
+    pub fn run(&self, opts: &[&str], id: &str, cmd: &[&str]) -> Output {
+        output_via_files(self.run_cmd(opts, id, cmd))
+    }
+
+    pub fn run_cmd(&self, opts: &[&str], id: &str, cmd: &[&str]) -> Command {
+        let rt = runtime();
+        let mut a = vec!["run", "--runc-binary", &rt];
+        a.extend_from_slice(opts);
+        a.extend_from_slice(&[IMAGE, id]);
+        a.extend_from_slice(cmd);
+        self.ctr_cmd(&a)
+    }
+
+    /// The task's row in `ctr task ls`: (pid, status).
+    pub fn task(&self, id: &str) -> Option<(u32, String)> {
+        let out = ok(&self.ctr(&["task", "ls"]), "ctr task ls");
+        out.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&id)).then(|| (f[1].parse().unwrap(), f[2].to_owned()))
+        })
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.task(id).unwrap_or_else(|| panic!("no task {id}")).1
+    }
+
+    /// Nothing of the runtime remains: no task or container in containerd,
+    /// nothing in the shim's runtime root, no container cgroup, no shim and
+    /// no process of the runtime binary.
+    pub fn assert_clean(&self) {
+        assert_eq!(ok(&self.ctr(&["task", "ls", "-q"]), "task ls").trim(), "");
+        assert_eq!(ok(&self.ctr(&["containers", "ls", "-q"]), "containers ls").trim(), "");
+        let entries = |p: &str| -> Vec<String> {
+            std::fs::read_dir(p)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default()
+        };
+        // nook keeps one empty directory in its root by design: `.seal`, the
+        // bottom layer of the read-only overlay it re-executes from
+        // (src/seal.rs); nothing else may stay.
+        let seal = Path::new(RUNTIME_ROOT).join(".seal");
+        let left: Vec<String> = entries(RUNTIME_ROOT).into_iter().filter(|e| e != ".seal").collect();
+        assert_eq!(left, Vec::<String>::new(), "left in the runtime root {RUNTIME_ROOT}");
+        assert!(!seal.exists() || entries(seal.to_str().unwrap()).is_empty(), "{} not empty", seal.display());
+        let cgroups: Vec<String> =
+            entries(CGROUP_PARENT).into_iter().filter(|e| Path::new(CGROUP_PARENT).join(e).is_dir()).collect();
+        assert_eq!(cgroups, Vec::<String>::new(), "cgroups left under {CGROUP_PARENT}");
+        let rt = std::fs::canonicalize(runtime()).unwrap();
+        let shim = std::fs::canonicalize("/usr/bin/containerd-shim-runc-v2").unwrap();
+        wait_until("no shim or runtime process", PATIENCE, || {
+            !std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
+                let exe = std::fs::read_link(e.path().join("exe")).ok();
+                exe.is_some_and(|x| x == rt || x == shim)
+            })
+        });
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Whatever a failed test left: kill and delete through containerd,
+        // so the shims go too, then stop containerd itself.
+        let tasks = stdout(&self.ctr(&["task", "ls", "-q"]));
+        for id in tasks.lines() {
+            let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", id]);
+            let _ = self.ctr(&["task", "delete", "-f", id]);
+        }
+        for id in stdout(&self.ctr(&["containers", "ls", "-q"])).lines() {
+            let _ = self.ctr(&["containers", "delete", id]);
+        }
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let t = std::time::Instant::now();
+            while child.try_wait().unwrap().is_none() {
+                if t.elapsed() > Duration::from_secs(30) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("---- containerd's log ----\n{}", self.log());
+        }
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sha256(p: &Path) -> String {
+    let out = Command::new("sha256sum").arg(p).output().unwrap();
+    assert!(out.status.success());
+    format!("sha256:{}", stdout(&out).split_whitespace().next().unwrap())
+}
+
+/// Writes `bytes` as a blob of the layout; returns its descriptor.
+fn blob(layout: &Path, media_type: &str, file: &Path) -> Value {
+    let digest = sha256(file);
+    let to = layout.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
+    std::fs::rename(file, &to).unwrap();
+    json!({"mediaType": media_type, "digest": digest, "size": std::fs::metadata(&to).unwrap().len()})
+}
+
+fn tar(dir: &Path, out: &Path, what: &[&str]) {
+    let st = Command::new("tar")
+        .args(["--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@0", "-C"])
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .args(what)
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar");
+}
+
+/// An OCI image layout tarball (oci-layout, index.json, blobs/sha256/...:
+/// a config, a manifest and one uncompressed layer with bin/busybox and its
+/// applets), named IMAGE by the annotation containerd's importer reads.
+pub fn build_image(dir: &Path) -> PathBuf {
+    let rootfs = dir.join("rootfs");
+    let layout = dir.join("layout");
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for a in APPLETS {
+        std::fs::hard_link(rootfs.join("bin/busybox"), rootfs.join("bin").join(a)).unwrap();
+    }
+    let layer_tar = dir.join("layer.tar");
+    tar(&rootfs, &layer_tar, &["bin", "dev", "etc", "proc", "sys", "tmp"]);
+    let diff_id = sha256(&layer_tar);
+    let layer = blob(&layout, "application/vnd.oci.image.layer.v1.tar", &layer_tar);
+    let config = json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    });
+    let write = |name: &str, v: &Value| {
+        let p = dir.join(name);
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        p
+    };
+    let config = blob(&layout, "application/vnd.oci.image.config.v1+json", &write("config.json", &config));
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": [layer],
+    });
+    let mut manifest = blob(&layout, "application/vnd.oci.image.manifest.v1+json", &write("manifest.json", &manifest));
+    manifest["platform"] = json!({"architecture": "amd64", "os": "linux"});
+    manifest["annotations"] = json!({"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"});
+    let index =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [manifest]});
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let image = dir.join("image.tar");
+    tar(&layout, &image, &["oci-layout", "index.json", "blobs"]);
+    image
+}

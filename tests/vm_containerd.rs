@@ -1,0 +1,171 @@
+//! A real containerd (Debian's 1.6) runs containers on nook through its own
+//! runc shim (io.containerd.runc.v2, `ctr run --runc-binary <nook>`). The
+//! test starts a private containerd and imports a busybox image it builds;
+//! containerd needs a whole machine with cgroup v2, so these run in the test
+//! VM (`integration/vm/cargo-test-in-vm --test vm_containerd --
+//! --include-ignored`, part of `make test-vm`) and are ignored on the host.
+//! `NOOK_CTRD_RUNTIME=/usr/sbin/runc` (through `NOOK_VM_ENV`) runs the same
+//! suite on runc, to see what containerd expects.
+
+mod common;
+mod containerd;
+use common::*;
+use containerd::*;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// The cgroup v2 directory of a process, as seen from here.
+fn cgroup_of(pid: u32) -> PathBuf {
+    let c = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = c.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
+}
+
+fn keyed(path: PathBuf, key: &str) -> String {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')).unwrap_or_else(|| panic!("{key}: {text}")).into()
+}
+
+#[test]
+#[ignore = "starts containerd: runs in the test VM (make test-vm)"]
+fn run_rm_returns_the_output_and_the_exit_code() {
+    let c = Containerd::start();
+    let out = c.run(&["--rm"], "hello", &["sh", "-c", "echo hello from pid $$; exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "hello from pid 1", "stderr: {}", stderr(&out));
+    // A plain success, and a program that is not in the image.
+    let out = c.run(&["--rm"], "true", &["true"]);
+    ok(&out, "ctr run --rm true");
+    let out = c.run(&["--rm"], "missing", &["/bin/nonesuch"]);
+    assert!(!out.status.success(), "a missing program ran: {}", stdout(&out));
+    // ctr's --rm does not delete a container whose task failed to start.
+    let _ = c.ctr(&["containers", "delete", "missing"]);
+    c.assert_clean();
+}
+
+#[test]
+#[ignore = "starts containerd: runs in the test VM (make test-vm)"]
+fn a_detached_task_execs_pauses_resumes_and_is_killed() {
+    let c = Containerd::start();
+    let id = "detached";
+    ok(&c.run(&["-d", "--null-io", "--memory-limit", "67108864"], id, &["sleep", "100000"]), "ctr run -d");
+    let (pid, status) = c.task(id).expect("the task is listed");
+    assert_eq!(status, "RUNNING");
+    let cg = cgroup_of(pid);
+    assert!(cg.ends_with(format!("nook/{id}")), "cgroup {}", cg.display());
+    assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap().trim(), "67108864");
+
+    // exec: output and exit code come back.
+    let out =
+        c.ctr(&["task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec beside $(cat /proc/1/comm); exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "exec beside sleep");
+
+    // ps: the init, by its host pid.
+    let ps = ok(&c.ctr(&["task", "ps", id]), "ctr task ps");
+    assert!(ps.lines().skip(1).any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "{ps}");
+
+    ok(&c.ctr(&["task", "pause", id]), "ctr task pause");
+    assert_eq!(c.status(id), "PAUSED");
+    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "1");
+    let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(!state.contains("State:\tR"), "running while paused: {state}");
+    ok(&c.ctr(&["task", "resume", id]), "ctr task resume");
+    assert_eq!(c.status(id), "RUNNING");
+    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "0");
+
+    ok(&c.ctr(&["task", "kill", "-s", "SIGKILL", id]), "ctr task kill");
+    wait_until("the task to stop", PATIENCE, || c.status(id) == "STOPPED");
+    wait_until("the shim to reap the init", PATIENCE, || !PathBuf::from(format!("/proc/{pid}")).exists());
+    ok(&c.ctr(&["task", "delete", id]), "ctr task delete");
+    assert!(c.task(id).is_none());
+    assert!(!cg.exists(), "cgroup {} left after task delete", cg.display());
+    ok(&c.ctr(&["containers", "delete", id]), "ctr container delete");
+    c.assert_clean();
+}
+
+#[test]
+#[ignore = "starts containerd: runs in the test VM (make test-vm)"]
+fn a_memory_limit_lands_in_the_containers_cgroup() {
+    let c = Containerd::start();
+    let limit = (48u64 << 20).to_string();
+    // ctr's spec has no cgroup mount and no cgroup namespace: add the
+    // mount, and find the cgroup through it as cgroup-aware programs do
+    // (the mount's root in mountinfo against /proc/self/cgroup). runc
+    // mounts the whole hierarchy (root /), nook binds the container's own
+    // cgroup (root /nook/memory, so it reads /sys/fs/cgroup/memory.max):
+    // both lead to the container's cgroup.
+    let script = "read l < /proc/self/cgroup; cg=${l#0::}; \
+                  root=$(grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f4); \
+                  echo $cg $root; cat /sys/fs/cgroup/${cg#$root}/memory.max";
+    let out = c.run(
+        &[
+            "--rm",
+            "--memory-limit",
+            &limit,
+            "--mount",
+            "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro:nosuid:nodev:noexec",
+        ],
+        "memory",
+        &["sh", "-c", script],
+    );
+    let text = ok(&out, "ctr run --memory-limit");
+    let lines: Vec<&str> = text.lines().collect();
+    let view = if runtime() == NOOK { "/nook/memory /nook/memory" } else { "/nook/memory /" };
+    assert_eq!(lines, [view, limit.as_str()], "stderr: {}", stderr(&out));
+    c.assert_clean();
+}
+
+#[test]
+#[ignore = "starts containerd: runs in the test VM (make test-vm)"]
+fn a_tty_container_gets_a_terminal() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let c = Containerd::start();
+    // ctr -t wants its own stdin to be a terminal: give it a pty's slave.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = c.run_cmd(
+        &["--rm", "-t"],
+        "tty",
+        &[
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo tty=$(tty) term=$TERM; \
+          for i in 1 2 3 4 5 6 7 8 9 10; do [ \"$(stty size)\" = '33 99' ] && break; sleep 1; done; stty size; exit 5",
+        ],
+    );
+    cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave.try_clone().unwrap());
+    let fd = slave.as_raw_fd();
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(fd, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let ws = libc::winsize { ws_row: 33, ws_col: 99, ws_xpixel: 0, ws_ypixel: 0 };
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    let mut child = cmd.spawn().unwrap();
+    drop(slave);
+    drop(cmd);
+    // Read the master until every slave is closed (EIO).
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let status = child.wait().unwrap();
+    let text = reader.join().unwrap();
+    assert_eq!(status.code(), Some(5), "{text}");
+    assert!(text.contains("tty=/dev/pts/0 term=xterm"), "{text:?}");
+    assert!(text.contains("33 99"), "the window size did not follow: {text:?}");
+    c.assert_clean();
+}
