@@ -61,7 +61,9 @@ fn set(which: CapSet, name: &str, want: &CapsHashSet, limit: CapSet) -> Result<(
         beyond.sort();
         match beyond.is_empty() {
             true => ProcessError::Caps(format!("{name}: {e}")),
-            false => ProcessError::Caps(format!("{name}: {} cannot be granted: nook does not hold it", beyond.join(", "))),
+            false => {
+                ProcessError::Caps(format!("{name}: {} cannot be granted: nook does not hold it", beyond.join(", ")))
+            }
         }
     })
 }

@@ -145,9 +145,10 @@ impl Socket {
         let mut b = ifinfomsg(0, 0);
         attr(&mut b, IFLA_IFNAME, &nul_terminated(name));
         let answer = self.call(RTM_GETLINK, NLM_F_REQUEST, &b)?;
-        let (_, msg) = answer.iter().find(|(t, m)| *t == RTM_NEWLINK && m.len() >= 16).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("no interface {name:?} after the move"))
-        })?;
+        let (_, msg) = answer
+            .iter()
+            .find(|(t, m)| *t == RTM_NEWLINK && m.len() >= 16)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {name:?} after the move")))?;
         Ok(u32::from_ne_bytes(msg[4..8].try_into().expect("4 bytes")))
     }
 
