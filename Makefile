@@ -47,6 +47,7 @@ test-vm:
 	NOOK_VM_KERNEL_ARGS=security=selinux integration/vm/cargo-test-in-vm --test vm_selinux -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --systemd --test vm_systemd -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_containerd -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_podman -- --include-ignored
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -69,6 +69,27 @@ fn a_missing_program_fails_create_and_leaves_nothing() {
     b.assert_clean();
 }
 
+/// A program named by path fails as runc's (Go's exec.LookPath) does:
+/// the stat error when it is missing, "permission denied" when it is a
+/// directory or not executable. podman (and docker) read these words to
+/// exit 127 or 126.
+#[test]
+fn a_program_by_path_fails_with_runcs_words() {
+    let cases = [
+        ("/bin/nonesuch", "exec: \"/bin/nonesuch\": stat /bin/nonesuch: no such file or directory"),
+        ("/bin/sh/x", "exec: \"/bin/sh/x\": stat /bin/sh/x: not a directory"),
+        ("/bin", "exec: \"/bin\": permission denied"),
+        ("/etc/hostname", "exec: \"/etc/hostname\": permission denied"),
+    ];
+    for (prog, words) in cases {
+        let b = Bundle::new("byprog", &[prog]);
+        std::fs::create_dir_all(b.dir.join("rootfs/etc")).unwrap();
+        std::fs::write(b.dir.join("rootfs/etc/hostname"), "x\n").unwrap();
+        assert_one_line_error(&b.with_bundle("create", &[]), words);
+        b.assert_clean();
+    }
+}
+
 #[test]
 fn unknown_ids_are_named() {
     let b = Bundle::new("unknown", &["true"]);

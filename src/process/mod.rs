@@ -109,8 +109,16 @@ pub fn setgroups_allowed() -> bool {
 pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, ProcessError> {
     let not_found = |why: &str| ProcessError::NotFound(arg0.to_owned(), why.to_owned());
     if arg0.contains('/') {
+        // Go's exec.LookPath, whose words runc prints and podman and docker
+        // read (127 for "no such file or directory", 126 for "permission
+        // denied"): the stat error, or a directory or a file without an
+        // execute bit refused.
         let p = PathBuf::from(arg0);
-        return if is_executable(&p) { Ok(p) } else { Err(not_found("no such executable file")) };
+        return match std::fs::metadata(&p) {
+            Err(e) => Err(not_found(&format!("stat {arg0}: {}", go_strerror(&e)))),
+            Ok(m) if !m.is_dir() && m.permissions().mode() & 0o111 != 0 => Ok(p),
+            Ok(_) => Err(not_found("permission denied")),
+        };
     }
     let path = env
         .iter()
@@ -121,6 +129,17 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(arg0))
         .find(|p| is_executable(p))
         .ok_or_else(|| not_found("executable file not found in $PATH"))
+}
+
+/// An errno's text as Go prints it: the C library's, lower-cased first
+/// letter ("no such file or directory").
+fn go_strerror(e: &std::io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_owned(),
+        None => e.to_string(),
+    };
+    let mut c = text.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn is_executable(p: &Path) -> bool {
