@@ -69,6 +69,27 @@ fn a_missing_program_fails_create_and_leaves_nothing() {
     b.assert_clean();
 }
 
+/// A program named by path fails with Go's exec.LookPath words, as runc's
+/// does: docker reads "no such file or directory" (and the program) as exit
+/// 127 and "permission denied" as 126.
+#[test]
+fn a_program_named_by_path_fails_in_runcs_words() {
+    let b = Bundle::new("noprog", &["/bin/nonesuch"]);
+    assert_one_line_error(
+        &b.with_bundle("create", &[]),
+        r#"exec: "/bin/nonesuch": stat /bin/nonesuch: no such file or directory"#,
+    );
+    b.assert_clean();
+    let b = Bundle::new("noexec", &["/etc/plain"]);
+    std::fs::create_dir_all(b.dir.join("rootfs/etc")).unwrap();
+    std::fs::write(b.dir.join("rootfs/etc/plain"), "not a program").unwrap();
+    assert_one_line_error(&b.with_bundle("create", &[]), r#"exec: "/etc/plain": permission denied"#);
+    b.assert_clean();
+    let b = Bundle::new("dir", &["/bin"]);
+    assert_one_line_error(&b.with_bundle("create", &[]), r#"exec: "/bin": is a directory"#);
+    b.assert_clean();
+}
+
 #[test]
 fn unknown_ids_are_named() {
     let b = Bundle::new("unknown", &["true"]);

@@ -109,8 +109,15 @@ pub fn setgroups_allowed() -> bool {
 pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, ProcessError> {
     let not_found = |why: &str| ProcessError::NotFound(arg0.to_owned(), why.to_owned());
     if arg0.contains('/') {
+        // Go's exec.LookPath words, which clients read: docker turns "no
+        // such file or directory" into exit 127, "permission denied" into 126.
         let p = PathBuf::from(arg0);
-        return if is_executable(&p) { Ok(p) } else { Err(not_found("no such executable file")) };
+        return match std::fs::metadata(&p) {
+            Err(e) => Err(not_found(&format!("stat {arg0}: {}", go_error_text(&e)))),
+            Ok(m) if m.is_dir() => Err(not_found("is a directory")),
+            Ok(m) if m.permissions().mode() & 0o111 != 0 => Ok(p),
+            Ok(_) => Err(not_found("permission denied")),
+        };
     }
     let path = env
         .iter()
@@ -121,6 +128,15 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(arg0))
         .find(|p| is_executable(p))
         .ok_or_else(|| not_found("executable file not found in $PATH"))
+}
+
+/// An errno as Go prints it: the C library's text, lower-cased first letter
+/// ("no such file or directory").
+fn go_error_text(e: &std::io::Error) -> String {
+    let Some(n) = e.raw_os_error() else { return e.to_string() };
+    let text = nix::errno::Errno::from_raw(n).desc();
+    let mut c = text.chars();
+    c.next().map_or_else(String::new, |f| f.to_lowercase().chain(c).collect())
 }
 
 fn is_executable(p: &Path) -> bool {
