@@ -3,9 +3,11 @@
 //! stack on the guest's overlay root), no network (`--bridge=none`, no
 //! iptables), nook added as the runtime `nook`, a busybox image imported
 //! from a rootfs tar built from Debian's busybox-static, and the checks
-//! that nothing of the runtime is left afterwards. dockerd starts its own
-//! containerd under the exec root; its runc shim drives the runtime with
-//! `--root <exec root>/runtime-runc/moby`.
+//! that nothing of the runtime is left afterwards. The test starts the
+//! containerd dockerd uses (`--containerd`), with its own root, state and
+//! socket: the one dockerd would start itself has 10 s to come up, too
+//! little under TCG. Its runc shim drives the runtime with `--root <exec
+//! root>/runtime-runc/moby`.
 
 use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ pub fn ok(o: &Output, what: &str) -> String {
 pub struct Dockerd {
     pub dir: PathBuf,
     child: Option<Child>,
+    containerd: Option<Child>,
 }
 
 impl Dockerd {
@@ -46,6 +49,40 @@ impl Dockerd {
         std::fs::create_dir_all(&dir).unwrap();
         let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
         assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let ctrd = dir.join("containerd");
+        std::fs::create_dir_all(&ctrd).unwrap();
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.internal.v1.opt"]
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+"#,
+            d = ctrd.display()
+        );
+        std::fs::write(ctrd.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("containerd.log")).unwrap();
+        let containerd = Command::new("containerd")
+            .arg("--config")
+            .arg(ctrd.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("containerd");
+        let mut d = Dockerd { dir, child: None, containerd: Some(containerd) };
+        wait_until("containerd's socket", PATIENCE, || {
+            if let Some(st) = d.containerd.as_mut().unwrap().try_wait().unwrap() {
+                panic!("containerd exited ({st}):\n{}", d.log());
+            }
+            std::os::unix::net::UnixStream::connect(ctrd.join("containerd.sock")).is_ok()
+        });
+        let dir = d.dir.clone();
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         let child = Command::new("dockerd")
             .arg("--data-root")
@@ -56,6 +93,8 @@ impl Dockerd {
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
             .arg("--pidfile")
             .arg(dir.join("docker.pid"))
+            .arg("--containerd")
+            .arg(ctrd.join("containerd.sock"))
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver", "overlay2"])
             .arg("--add-runtime")
             .arg(format!("nook={}", runtime()))
@@ -64,7 +103,7 @@ impl Dockerd {
             .stderr(log)
             .spawn()
             .expect("dockerd (scripts/deps.sh vm installs docker.io)");
-        let mut d = Dockerd { dir, child: Some(child) };
+        d.child = Some(child);
         wait_until("dockerd to answer", PATIENCE, || {
             if let Some(st) = d.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("dockerd exited ({st}):\n{}", d.log());
@@ -76,8 +115,10 @@ impl Dockerd {
         d
     }
 
+    /// containerd's log, then dockerd's.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!("---- containerd ----\n{}---- dockerd ----\n{}", read("containerd.log"), read("dockerd.log"))
     }
 
     /// `docker -H unix://<sock> <args>`, stdin /dev/null.
@@ -155,23 +196,28 @@ impl Drop for Dockerd {
         for id in ids.lines() {
             let _ = self.docker(&["rm", "-f", id]);
         }
-        if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let t = std::time::Instant::now();
-            while child.try_wait().unwrap().is_none() {
-                if t.elapsed() > Duration::from_secs(60) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+        for child in [self.child.take(), self.containerd.take()].into_iter().flatten() {
+            stop(child);
         }
         if std::thread::panicking() {
-            eprintln!("---- dockerd's log ----\n{}", self.log());
+            eprintln!("{}", self.log());
         }
         let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SIGTERM, and SIGKILL if it is still there a minute later.
+fn stop(mut child: Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
