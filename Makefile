@@ -38,7 +38,7 @@ test-host:
 # cgroup driver's suite, nook's own lifecycle and limits suites, AppArmor
 # (vm_lsm, the guest's default LSM), SELinux (vm_selinux, in a guest
 # booted with security=selinux), and a real containerd driving nook through
-# its runc shim (vm_containerd).
+# its runc shim (vm_containerd), and dockerd with `--runtime nook` (vm_docker).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
@@ -48,6 +48,7 @@ test-vm:
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --systemd --test vm_systemd -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_containerd -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_podman -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_docker -- --include-ignored
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -4,7 +4,7 @@
 set -euo pipefail
 base=(busybox-static util-linux jq)
 test=(golang-github-containers-common tmux dbus-daemon)
-vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd podman)
+vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd podman docker.io)
 bench=(runc crun python3-matplotlib hyperfine)
 want=()
 for set in "$@"; do

@@ -1,0 +1,247 @@
+//! A private dockerd for the VM suite (tests/vm_docker.rs): its data root,
+//! exec root, socket and pid file in a temp dir on a tmpfs (overlay2 can't
+//! stack on the guest's overlay root), no network (`--bridge=none`, no
+//! iptables), nook added as the runtime `nook`, a busybox image imported
+//! from a rootfs tar built from Debian's busybox-static, and the checks
+//! that nothing of the runtime is left afterwards. The test starts the
+//! containerd dockerd uses (`--containerd`), with its own root, state and
+//! socket: the one dockerd would start itself has 10 s to come up, too
+//! little under TCG. Its runc shim drives the runtime with `--root <exec
+//! root>/runtime-runc/moby`.
+
+use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// Under TCG every Go binary takes seconds to start: wait generously.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+pub const IMAGE: &str = "nook.test/busybox:latest";
+/// Debian's client, not whatever else is first on PATH.
+const DOCKER: &str = "/usr/bin/docker";
+const CGROUP_PARENT: &str = "/sys/fs/cgroup/docker";
+const APPLETS: &[&str] = &["sh", "cat", "echo", "sleep", "test", "tty", "stty", "true", "["];
+
+/// The runtime binary dockerd gets as `nook`: nook, or another (runc, for
+/// comparison) named by NOOK_DOCKER_RUNTIME.
+pub fn runtime() -> String {
+    std::env::var("NOOK_DOCKER_RUNTIME").unwrap_or_else(|_| NOOK.to_owned())
+}
+
+pub fn ok(o: &Output, what: &str) -> String {
+    assert!(o.status.success(), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
+    stdout(o)
+}
+
+pub struct Dockerd {
+    pub dir: PathBuf,
+    child: Option<Child>,
+    containerd: Option<Child>,
+}
+
+impl Dockerd {
+    /// Starts dockerd and waits until `docker info` answers; then imports
+    /// the busybox image.
+    pub fn start() -> Dockerd {
+        assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
+        let dir = std::env::temp_dir().join(format!("nook-docker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
+        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let ctrd = dir.join("containerd");
+        std::fs::create_dir_all(&ctrd).unwrap();
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.internal.v1.opt"]
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+"#,
+            d = ctrd.display()
+        );
+        std::fs::write(ctrd.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("containerd.log")).unwrap();
+        let containerd = Command::new("containerd")
+            .arg("--config")
+            .arg(ctrd.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("containerd");
+        let mut d = Dockerd { dir, child: None, containerd: Some(containerd) };
+        wait_until("containerd's socket", PATIENCE, || {
+            if let Some(st) = d.containerd.as_mut().unwrap().try_wait().unwrap() {
+                panic!("containerd exited ({st}):\n{}", d.log());
+            }
+            std::os::unix::net::UnixStream::connect(ctrd.join("containerd.sock")).is_ok()
+        });
+        let dir = d.dir.clone();
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("--containerd")
+            .arg(ctrd.join("containerd.sock"))
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver", "overlay2"])
+            .arg("--add-runtime")
+            .arg(format!("nook={}", runtime()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd (scripts/deps.sh vm installs docker.io)");
+        d.child = Some(child);
+        wait_until("dockerd to answer", PATIENCE, || {
+            if let Some(st) = d.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("dockerd exited ({st}):\n{}", d.log());
+            }
+            d.dir.join("docker.sock").exists() && d.docker(&["info", "-f", "{{.ServerVersion}}"]).status.success()
+        });
+        let rootfs = build_rootfs(&d.dir.join("image"));
+        ok(&d.docker(&["import", "-c", "ENV PATH=/bin", rootfs.to_str().unwrap(), IMAGE]), "docker import");
+        d
+    }
+
+    /// containerd's log, then dockerd's.
+    pub fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!("---- containerd ----\n{}---- dockerd ----\n{}", read("containerd.log"), read("dockerd.log"))
+    }
+
+    /// `docker -H unix://<sock> <args>`, stdin /dev/null.
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(DOCKER);
+        c.arg("-H").arg(format!("unix://{}", self.dir.join("docker.sock").display())).args(args).stdin(Stdio::null());
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        output_via_files(self.docker_cmd(args))
+    }
+
+    /// `docker run --runtime nook --network none <opts> IMAGE <cmd>`.
+    pub fn run_cmd(&self, opts: &[&str], cmd: &[&str]) -> Command {
+        let mut a = vec!["run", "--runtime", "nook", "--network", "none"];
+        a.extend_from_slice(opts);
+        a.push(IMAGE);
+        a.extend_from_slice(cmd);
+        self.docker_cmd(&a)
+    }
+
+    pub fn run(&self, opts: &[&str], cmd: &[&str]) -> Output {
+        output_via_files(self.run_cmd(opts, cmd))
+    }
+
+    /// `docker inspect -f <format> <id>`, trimmed.
+    pub fn inspect(&self, id: &str, format: &str) -> String {
+        ok(&self.docker(&["inspect", "-f", format, id]), "docker inspect").trim().to_owned()
+    }
+
+    /// The shim's runtime root: where nook keeps the containers' state.
+    pub fn runtime_root(&self) -> PathBuf {
+        self.dir.join("exec/runtime-runc/moby")
+    }
+
+    /// Nothing of the runtime remains: no container in docker, nothing in
+    /// the shim's runtime root (nor in containerd's default one), no
+    /// container cgroup, no shim and no process of the runtime binary.
+    pub fn assert_clean(&self) {
+        assert_eq!(ok(&self.docker(&["ps", "-aq"]), "docker ps").trim(), "");
+        let entries = |p: &Path| -> Vec<String> {
+            std::fs::read_dir(p)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default()
+        };
+        // nook keeps one empty directory in its root by design: `.seal`
+        // (src/seal.rs); nothing else may stay.
+        let root = self.runtime_root();
+        let left: Vec<String> = entries(&root).into_iter().filter(|e| e != ".seal").collect();
+        assert_eq!(left, Vec::<String>::new(), "left in the runtime root {}", root.display());
+        assert!(entries(&root.join(".seal")).is_empty(), "{}/.seal not empty", root.display());
+        assert_eq!(entries(Path::new("/run/containerd/runc/moby")), Vec::<String>::new());
+        let cgroups: Vec<String> = entries(Path::new(CGROUP_PARENT))
+            .into_iter()
+            .filter(|e| Path::new(CGROUP_PARENT).join(e).is_dir())
+            .collect();
+        assert_eq!(cgroups, Vec::<String>::new(), "cgroups left under {CGROUP_PARENT}");
+        let rt = std::fs::canonicalize(runtime()).unwrap();
+        let shim = std::fs::canonicalize("/usr/bin/containerd-shim-runc-v2").unwrap();
+        wait_until("no shim or runtime process", PATIENCE, || {
+            !std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
+                let exe = std::fs::read_link(e.path().join("exe")).ok();
+                exe.is_some_and(|x| x == rt || x == shim)
+            })
+        });
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // Whatever a failed test left: remove it through docker, so the
+        // shims go too, then stop dockerd (which stops its containerd).
+        let ids = stdout(&self.docker(&["ps", "-aq"]));
+        for id in ids.lines() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        for child in [self.child.take(), self.containerd.take()].into_iter().flatten() {
+            stop(child);
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.log());
+        }
+        let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SIGTERM, and SIGKILL if it is still there a minute later.
+fn stop(mut child: Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A rootfs tar for `docker import`: bin/busybox with its applets as hard
+/// links (busybox-static prefers its own applets anyway), and the usual
+/// mount points.
+fn build_rootfs(dir: &Path) -> PathBuf {
+    let rootfs = dir.join("rootfs");
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for a in APPLETS {
+        std::fs::hard_link(rootfs.join("bin/busybox"), rootfs.join("bin").join(a)).unwrap();
+    }
+    let tar = dir.join("rootfs.tar");
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .args(["bin", "dev", "etc", "proc", "sys", "tmp"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar");
+    tar
+}
