@@ -12,7 +12,6 @@ mod common;
 mod docker;
 use common::*;
 use docker::*;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -116,52 +115,8 @@ fn a_detached_container_execs_pauses_updates_logs_and_stops() {
 #[test]
 #[ignore = "starts dockerd: runs in the test VM (make test-vm)"]
 fn a_tty_container_gets_a_terminal() {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     let d = Dockerd::start();
     // docker -t takes the window size from its own stdout: a pty's slave.
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let mut cmd = d.run_cmd(
-        &["--rm", "-t"],
-        &[
-            "sh",
-            "-c",
-            "test -t 0 && test -t 1 && echo tty=$(tty) term=$TERM; \
-          for i in 1 2 3 4 5 6 7 8 9 10; do [ \"$(stty size)\" = '33 99' ] && break; sleep 1; done; stty size; exit 5",
-        ],
-    );
-    cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave.try_clone().unwrap());
-    let fd = slave.as_raw_fd();
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::ioctl(fd, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let ws = libc::winsize { ws_row: 33, ws_col: 99, ws_xpixel: 0, ws_ypixel: 0 };
-    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
-    let mut child = cmd.spawn().unwrap();
-    drop(slave);
-    drop(cmd);
-    // Read the master until every slave is closed (EIO).
-    let mut master = std::fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
-    let status = child.wait().unwrap();
-    let text = reader.join().unwrap();
-    assert_eq!(status.code(), Some(5), "{text}");
-    assert!(text.contains("tty=/dev/pts/0 term=xterm"), "{text:?}");
-    assert!(text.contains("33 99"), "the window size did not follow: {text:?}");
+    clients::assert_tty_run(d.run_cmd(&["--rm", "-t"], &["sh", "-c", clients::TTY_SCRIPT]));
     d.assert_clean();
 }

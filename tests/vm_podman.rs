@@ -12,7 +12,6 @@ mod common;
 mod podman;
 use common::*;
 use podman::*;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -134,47 +133,8 @@ fn limits_are_seen_and_enforced_inside() {
 #[test]
 #[ignore = "runs podman and conmon: runs in the test VM (make test-vm)"]
 fn a_tty_container_gets_a_terminal() {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     let p = Podman::new();
-    // podman -t wants its own stdin to be a terminal: give it a pty's slave.
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let script = "test -t 0 && test -t 1 && echo tty=$(tty) term=$TERM; \
-                  for i in 1 2 3 4 5 6 7 8 9 10; do [ \"$(stty size)\" = '33 99' ] && break; sleep 1; done; \
-                  stty size; exit 5";
-    let mut cmd = p.cmd(&Podman::run_args(&["--rm", "-t"], &["sh", "-c", script]));
-    cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave.try_clone().unwrap());
-    let fd = slave.as_raw_fd();
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::ioctl(fd, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let ws = libc::winsize { ws_row: 33, ws_col: 99, ws_xpixel: 0, ws_ypixel: 0 };
-    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
-    let mut child = cmd.spawn().unwrap();
-    drop(slave);
-    drop(cmd);
-    // Read the master until every slave is closed (EIO).
-    let mut master = std::fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
-    let status = child.wait().unwrap();
-    let text = reader.join().unwrap();
-    assert_eq!(status.code(), Some(5), "{text}");
-    assert!(text.contains("tty=/dev/pts/0 term=xterm"), "{text:?}");
-    assert!(text.contains("33 99"), "the window size did not follow: {text:?}");
+    // podman -t wants its own stdin to be a terminal: a pty's slave.
+    clients::assert_tty_run(p.cmd(&Podman::run_args(&["--rm", "-t"], &["sh", "-c", clients::TTY_SCRIPT])));
     p.assert_clean();
 }

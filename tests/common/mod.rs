@@ -233,3 +233,4 @@ pub fn wait_until(what: &str, patience: std::time::Duration, mut f: impl FnMut()
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+pub mod clients;

@@ -4,14 +4,13 @@
 //! busybox-static and imported with `ctr`, and the checks that nothing of
 //! the runtime is left afterwards.
 
-use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
+use crate::common::clients::{self, busybox_rootfs, tar, ROOTFS_ENTRIES};
+pub use crate::common::clients::{ok, PATIENCE};
+use crate::common::{output_via_files, stdout, wait_until};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-/// Under TCG every Go binary takes seconds to start: wait generously.
-pub const PATIENCE: Duration = Duration::from_secs(180);
 
 /// ctr's namespace: the shim's runtime root is /run/containerd/runc/<this>.
 pub const NS: &str = "nook";
@@ -19,20 +18,10 @@ pub const IMAGE: &str = "nook.test/busybox:latest";
 const RUNTIME_ROOT: &str = "/run/containerd/runc/nook";
 const CGROUP_PARENT: &str = "/sys/fs/cgroup/nook";
 
-/// Applets hard-linked into the image (busybox-static prefers its own
-/// applets, so a symlinked one would not be masked anyway; hard links keep
-/// the layer to one file's data).
-const APPLETS: &[&str] = &["sh", "cat", "echo", "sleep", "test", "tty", "stty", "grep", "true", "[", "cut"];
-
 /// The runtime binary the shim drives: nook, or another (runc, for
 /// comparison) named by NOOK_CTRD_RUNTIME.
 pub fn runtime() -> String {
-    std::env::var("NOOK_CTRD_RUNTIME").unwrap_or_else(|_| NOOK.to_owned())
-}
-
-pub fn ok(o: &Output, what: &str) -> String {
-    assert!(o.status.success(), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
-    stdout(o)
+    clients::runtime("NOOK_CTRD_RUNTIME")
 }
 
 pub struct Containerd {
@@ -141,29 +130,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     pub fn assert_clean(&self) {
         assert_eq!(ok(&self.ctr(&["task", "ls", "-q"]), "task ls").trim(), "");
         assert_eq!(ok(&self.ctr(&["containers", "ls", "-q"]), "containers ls").trim(), "");
-        let entries = |p: &str| -> Vec<String> {
-            std::fs::read_dir(p)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                .unwrap_or_default()
-        };
-        // nook keeps one empty directory in its root by design: `.seal`, the
-        // bottom layer of the read-only overlay it re-executes from
-        // (src/seal.rs); nothing else may stay.
-        let seal = Path::new(RUNTIME_ROOT).join(".seal");
-        let left: Vec<String> = entries(RUNTIME_ROOT).into_iter().filter(|e| e != ".seal").collect();
-        assert_eq!(left, Vec::<String>::new(), "left in the runtime root {RUNTIME_ROOT}");
-        assert!(!seal.exists() || entries(seal.to_str().unwrap()).is_empty(), "{} not empty", seal.display());
-        let cgroups: Vec<String> =
-            entries(CGROUP_PARENT).into_iter().filter(|e| Path::new(CGROUP_PARENT).join(e).is_dir()).collect();
-        assert_eq!(cgroups, Vec::<String>::new(), "cgroups left under {CGROUP_PARENT}");
-        let rt = std::fs::canonicalize(runtime()).unwrap();
-        let shim = std::fs::canonicalize("/usr/bin/containerd-shim-runc-v2").unwrap();
-        wait_until("no shim or runtime process", PATIENCE, || {
-            !std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
-                let exe = std::fs::read_link(e.path().join("exe")).ok();
-                exe.is_some_and(|x| x == rt || x == shim)
-            })
-        });
+        clients::assert_runtime_root_clean(Path::new(RUNTIME_ROOT));
+        clients::assert_no_cgroups_under(Path::new(CGROUP_PARENT), &[]);
+        clients::wait_no_process_of(&[&runtime(), "/usr/bin/containerd-shim-runc-v2"]);
     }
 }
 
@@ -179,17 +148,8 @@ impl Drop for Containerd {
         for id in stdout(&self.ctr(&["containers", "ls", "-q"])).lines() {
             let _ = self.ctr(&["containers", "delete", id]);
         }
-        if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let t = std::time::Instant::now();
-            while child.try_wait().unwrap().is_none() {
-                if t.elapsed() > Duration::from_secs(30) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+        if let Some(child) = self.child.take() {
+            clients::stop(child, Duration::from_secs(30));
         }
         if std::thread::panicking() {
             eprintln!("---- containerd's log ----\n{}", self.log());
@@ -213,34 +173,15 @@ fn blob(layout: &Path, media_type: &str, file: &Path) -> Value {
     json!({"mediaType": media_type, "digest": digest, "size": std::fs::metadata(&to).unwrap().len()})
 }
 
-fn tar(dir: &Path, out: &Path, what: &[&str]) {
-    let st = Command::new("tar")
-        .args(["--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@0", "-C"])
-        .arg(dir)
-        .arg("-cf")
-        .arg(out)
-        .args(what)
-        .status()
-        .unwrap();
-    assert!(st.success(), "tar");
-}
-
 /// An OCI image layout tarball (oci-layout, index.json, blobs/sha256/...:
 /// a config, a manifest and one uncompressed layer with bin/busybox and its
 /// applets), named IMAGE by the annotation containerd's importer reads.
 pub fn build_image(dir: &Path) -> PathBuf {
-    let rootfs = dir.join("rootfs");
+    let rootfs = busybox_rootfs(dir);
     let layout = dir.join("layout");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
-    for a in APPLETS {
-        std::fs::hard_link(rootfs.join("bin/busybox"), rootfs.join("bin").join(a)).unwrap();
-    }
     let layer_tar = dir.join("layer.tar");
-    tar(&rootfs, &layer_tar, &["bin", "dev", "etc", "proc", "sys", "tmp"]);
+    tar(&rootfs, &layer_tar, ROOTFS_ENTRIES);
     let diff_id = sha256(&layer_tar);
     let layer = blob(&layout, "application/vnd.oci.image.layer.v1.tar", &layer_tar);
     let config = json!({

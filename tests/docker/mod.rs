@@ -9,29 +9,22 @@
 //! little under TCG. Its runc shim drives the runtime with `--root <exec
 //! root>/runtime-runc/moby`.
 
-use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
+use crate::common::clients::{self, busybox_rootfs_tar};
+pub use crate::common::clients::{ok, PATIENCE};
+use crate::common::{output_via_files, stdout, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-/// Under TCG every Go binary takes seconds to start: wait generously.
-pub const PATIENCE: Duration = Duration::from_secs(180);
 
 pub const IMAGE: &str = "nook.test/busybox:latest";
 /// Debian's client, not whatever else is first on PATH.
 const DOCKER: &str = "/usr/bin/docker";
 const CGROUP_PARENT: &str = "/sys/fs/cgroup/docker";
-const APPLETS: &[&str] = &["sh", "cat", "echo", "sleep", "test", "tty", "stty", "true", "["];
 
 /// The runtime binary dockerd gets as `nook`: nook, or another (runc, for
 /// comparison) named by NOOK_DOCKER_RUNTIME.
 pub fn runtime() -> String {
-    std::env::var("NOOK_DOCKER_RUNTIME").unwrap_or_else(|_| NOOK.to_owned())
-}
-
-pub fn ok(o: &Output, what: &str) -> String {
-    assert!(o.status.success(), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
-    stdout(o)
+    clients::runtime("NOOK_DOCKER_RUNTIME")
 }
 
 pub struct Dockerd {
@@ -110,7 +103,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             }
             d.dir.join("docker.sock").exists() && d.docker(&["info", "-f", "{{.ServerVersion}}"]).status.success()
         });
-        let rootfs = build_rootfs(&d.dir.join("image"));
+        let rootfs = busybox_rootfs_tar(&d.dir.join("image"));
         ok(&d.docker(&["import", "-c", "ENV PATH=/bin", rootfs.to_str().unwrap(), IMAGE]), "docker import");
         d
     }
@@ -160,31 +153,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     /// container cgroup, no shim and no process of the runtime binary.
     pub fn assert_clean(&self) {
         assert_eq!(ok(&self.docker(&["ps", "-aq"]), "docker ps").trim(), "");
-        let entries = |p: &Path| -> Vec<String> {
-            std::fs::read_dir(p)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                .unwrap_or_default()
-        };
-        // nook keeps one empty directory in its root by design: `.seal`
-        // (src/seal.rs); nothing else may stay.
-        let root = self.runtime_root();
-        let left: Vec<String> = entries(&root).into_iter().filter(|e| e != ".seal").collect();
-        assert_eq!(left, Vec::<String>::new(), "left in the runtime root {}", root.display());
-        assert!(entries(&root.join(".seal")).is_empty(), "{}/.seal not empty", root.display());
-        assert_eq!(entries(Path::new("/run/containerd/runc/moby")), Vec::<String>::new());
-        let cgroups: Vec<String> = entries(Path::new(CGROUP_PARENT))
-            .into_iter()
-            .filter(|e| Path::new(CGROUP_PARENT).join(e).is_dir())
-            .collect();
-        assert_eq!(cgroups, Vec::<String>::new(), "cgroups left under {CGROUP_PARENT}");
-        let rt = std::fs::canonicalize(runtime()).unwrap();
-        let shim = std::fs::canonicalize("/usr/bin/containerd-shim-runc-v2").unwrap();
-        wait_until("no shim or runtime process", PATIENCE, || {
-            !std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
-                let exe = std::fs::read_link(e.path().join("exe")).ok();
-                exe.is_some_and(|x| x == rt || x == shim)
-            })
-        });
+        clients::assert_runtime_root_clean(&self.runtime_root());
+        assert_eq!(clients::entries(Path::new("/run/containerd/runc/moby")), Vec::<String>::new());
+        clients::assert_no_cgroups_under(Path::new(CGROUP_PARENT), &[]);
+        clients::wait_no_process_of(&[&runtime(), "/usr/bin/containerd-shim-runc-v2"]);
     }
 }
 
@@ -197,7 +169,7 @@ impl Drop for Dockerd {
             let _ = self.docker(&["rm", "-f", id]);
         }
         for child in [self.child.take(), self.containerd.take()].into_iter().flatten() {
-            stop(child);
+            clients::stop(child, Duration::from_secs(60));
         }
         if std::thread::panicking() {
             eprintln!("{}", self.log());
@@ -205,43 +177,4 @@ impl Drop for Dockerd {
         let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// SIGTERM, and SIGKILL if it is still there a minute later.
-fn stop(mut child: Child) {
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let t = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A rootfs tar for `docker import`: bin/busybox with its applets as hard
-/// links (busybox-static prefers its own applets anyway), and the usual
-/// mount points.
-fn build_rootfs(dir: &Path) -> PathBuf {
-    let rootfs = dir.join("rootfs");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
-    for a in APPLETS {
-        std::fs::hard_link(rootfs.join("bin/busybox"), rootfs.join("bin").join(a)).unwrap();
-    }
-    let tar = dir.join("rootfs.tar");
-    let st = Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tar)
-        .args(["bin", "dev", "etc", "proc", "sys", "tmp"])
-        .status()
-        .unwrap();
-    assert!(st.success(), "tar");
-    tar
 }

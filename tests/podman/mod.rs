@@ -6,28 +6,22 @@
 //! checks that nothing of the runtime is left afterwards. podman drives the
 //! runtime through conmon, exactly as CRI-O does.
 
-use crate::common::{output_via_files, stderr, stdout, wait_until, NOOK};
+use crate::common::clients;
+use crate::common::clients::busybox_rootfs_tar;
+pub use crate::common::clients::{ok, PATIENCE};
+use crate::common::{output_via_files, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
-
-/// Under TCG every Go binary takes seconds to start: wait generously.
-pub const PATIENCE: Duration = Duration::from_secs(180);
 
 pub const IMAGE: &str = "nook.test/busybox:latest";
 /// podman's cgroup parent with the cgroupfs manager; each container gets
 /// `libpod-<id>` below it, and conmons share `conmon`.
 pub const CGROUP_PARENT: &str = "/sys/fs/cgroup/libpod_parent";
 
-/// Applets hard-linked into the image (busybox-static prefers its own
-/// applets, so hard links keep the layer to one file's data).
-const APPLETS: &[&str] =
-    &["sh", "cat", "echo", "sleep", "test", "tty", "stty", "grep", "true", "[", "cut", "dd", "head", "ls"];
-
 /// The runtime conmon drives: nook, or another (runc, for comparison)
 /// named by NOOK_PODMAN_RUNTIME.
 pub fn runtime() -> String {
-    std::env::var("NOOK_PODMAN_RUNTIME").unwrap_or_else(|_| NOOK.to_owned())
+    clients::runtime("NOOK_PODMAN_RUNTIME")
 }
 
 /// The runtime's state root: podman passes no `--root`, so it is the
@@ -35,11 +29,6 @@ pub fn runtime() -> String {
 pub fn runtime_root() -> PathBuf {
     let rt = runtime();
     Path::new("/run").join(Path::new(&rt).file_name().unwrap())
-}
-
-pub fn ok(o: &Output, what: &str) -> String {
-    assert!(o.status.success(), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
-    stdout(o)
 }
 
 pub struct Podman {
@@ -62,7 +51,7 @@ impl Podman {
              events_logger = \"file\"\n",
         )
         .unwrap();
-        let tar = build_rootfs_tar(&p.dir.join("image"));
+        let tar = busybox_rootfs_tar(&p.dir.join("image"));
         let out = p.podman(&[
             "import",
             "--change",
@@ -124,36 +113,16 @@ impl Podman {
     /// and no process of the runtime binary.
     pub fn assert_clean(&self) {
         assert_eq!(ok(&self.podman(&["ps", "-a", "-q"]), "podman ps").trim(), "");
-        let entries = |p: &Path| -> Vec<String> {
-            std::fs::read_dir(p)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                .unwrap_or_default()
-        };
-        // nook keeps one empty directory in its root by design: `.seal`, the
-        // bottom layer of the read-only overlay it re-executes from
-        // (src/seal.rs); nothing else may stay.
-        let root = runtime_root();
-        let left: Vec<String> = entries(&root).into_iter().filter(|e| e != ".seal").collect();
-        assert_eq!(left, Vec::<String>::new(), "left in the runtime root {}", root.display());
-        assert!(entries(&root.join(".seal")).is_empty(), "{}/.seal not empty", root.display());
+        clients::assert_runtime_root_clean(&runtime_root());
         // podman keeps `conmon`, the cgroup all conmons share, as it keeps
         // libpod_parent (with runc too); it must be empty.
         let parent = Path::new(CGROUP_PARENT);
-        let cgroups: Vec<String> =
-            entries(parent).into_iter().filter(|e| parent.join(e).is_dir() && e != "conmon").collect();
-        assert_eq!(cgroups, Vec::<String>::new(), "cgroups left under {CGROUP_PARENT}");
+        clients::assert_no_cgroups_under(parent, &["conmon"]);
         let conmons = parent.join("conmon/cgroup.procs");
         wait_until("no process in libpod_parent/conmon", PATIENCE, || {
             std::fs::read_to_string(&conmons).unwrap_or_default().trim().is_empty()
         });
-        let rt = std::fs::canonicalize(runtime()).unwrap();
-        let conmon = std::fs::canonicalize("/usr/bin/conmon").unwrap();
-        wait_until("no conmon or runtime process", PATIENCE, || {
-            !std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
-                let exe = std::fs::read_link(e.path().join("exe")).ok();
-                exe.is_some_and(|x| x == rt || x == conmon)
-            })
-        });
+        clients::wait_no_process_of(&[&runtime(), "/usr/bin/conmon"]);
     }
 }
 
@@ -165,28 +134,4 @@ impl Drop for Podman {
         let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A tar of a busybox rootfs (bin/busybox and its applets, empty proc, sys,
-/// dev, tmp, etc), for `podman import`.
-pub fn build_rootfs_tar(dir: &Path) -> PathBuf {
-    let rootfs = dir.join("rootfs");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
-    for a in APPLETS {
-        std::fs::hard_link(rootfs.join("bin/busybox"), rootfs.join("bin").join(a)).unwrap();
-    }
-    let out = dir.join("rootfs.tar");
-    let st = Command::new("tar")
-        .args(["--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@0", "-C"])
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&out)
-        .args(["bin", "dev", "etc", "proc", "sys", "tmp"])
-        .status()
-        .unwrap();
-    assert!(st.success(), "tar");
-    out
 }
