@@ -13,18 +13,6 @@ use common::*;
 use containerd::*;
 use std::path::PathBuf;
 
-/// The cgroup v2 directory of a process, as seen from here.
-fn cgroup_of(pid: u32) -> PathBuf {
-    let c = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let rel = c.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-    PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
-}
-
-fn keyed(path: PathBuf, key: &str) -> String {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')).unwrap_or_else(|| panic!("{key}: {text}")).into()
-}
-
 #[test]
 #[ignore = "starts containerd: runs in the test VM (make test-vm)"]
 fn run_rm_returns_the_output_and_the_exit_code() {
@@ -50,7 +38,7 @@ fn a_detached_task_execs_pauses_resumes_and_is_killed() {
     ok(&c.run(&["-d", "--null-io", "--memory-limit", "67108864"], id, &["sleep", "100000"]), "ctr run -d");
     let (pid, status) = c.task(id).expect("the task is listed");
     assert_eq!(status, "RUNNING");
-    let cg = cgroup_of(pid);
+    let cg = clients::cgroup_of(pid);
     assert!(cg.ends_with(format!("nook/{id}")), "cgroup {}", cg.display());
     assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap().trim(), "67108864");
 
@@ -66,12 +54,12 @@ fn a_detached_task_execs_pauses_resumes_and_is_killed() {
 
     ok(&c.ctr(&["task", "pause", id]), "ctr task pause");
     assert_eq!(c.status(id), "PAUSED");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "1");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "1");
     let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(!state.contains("State:\tR"), "running while paused: {state}");
     ok(&c.ctr(&["task", "resume", id]), "ctr task resume");
     assert_eq!(c.status(id), "RUNNING");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "0");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "0");
 
     ok(&c.ctr(&["task", "kill", "-s", "SIGKILL", id]), "ctr task kill");
     wait_until("the task to stop", PATIENCE, || c.status(id) == "STOPPED");

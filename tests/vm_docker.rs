@@ -15,20 +15,8 @@ use docker::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The cgroup v2 directory of a process, as seen from here.
-fn cgroup_of(pid: &str) -> PathBuf {
-    let c = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let rel = c.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-    PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
-}
-
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
-}
-
-fn keyed(path: PathBuf, key: &str) -> String {
-    let text = read(path);
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')).unwrap_or_else(|| panic!("{key}: {text}")).into()
 }
 
 #[test]
@@ -65,7 +53,7 @@ fn a_detached_container_execs_pauses_updates_logs_and_stops() {
     assert_eq!(id.len(), 64, "not an id: {id}");
     assert_eq!(d.inspect(&id, "{{.State.Running}} {{.HostConfig.Runtime}}"), "true nook");
     let pid = d.inspect(&id, "{{.State.Pid}}");
-    let cg = cgroup_of(&pid);
+    let cg = clients::cgroup_of(&pid);
     assert!(cg.ends_with(format!("docker/{id}")), "cgroup {}", cg.display());
     assert_eq!(read(cg.join("memory.max")), "67108864");
     assert_eq!(read(cg.join("pids.max")), "20");
@@ -91,10 +79,10 @@ fn a_detached_container_execs_pauses_updates_logs_and_stops() {
 
     ok(&d.docker(&["pause", &id]), "docker pause");
     assert_eq!(d.inspect(&id, "{{.State.Paused}}"), "true");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "1");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "1");
     ok(&d.docker(&["unpause", &id]), "docker unpause");
     assert_eq!(d.inspect(&id, "{{.State.Paused}} {{.State.Running}}"), "false true");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "0");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "0");
 
     // update drives `nook update`: the new limit lands in the cgroup.
     ok(&d.docker(&["update", "--memory", "96m", "--memory-swap", "-1", &id]), "docker update");

@@ -15,18 +15,6 @@ use podman::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The cgroup v2 directory of a process, as seen from here.
-fn cgroup_of(pid: u32) -> PathBuf {
-    let c = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let rel = c.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-    PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
-}
-
-fn keyed(path: PathBuf, key: &str) -> String {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')).unwrap_or_else(|| panic!("{key}: {text}")).into()
-}
-
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
 }
@@ -59,7 +47,7 @@ fn a_detached_container_execs_pauses_and_is_killed_after_the_stop_timeout() {
     let id = ok(&out, "podman run -d").trim().to_owned();
     assert_eq!(p.inspect("d1", "{{.State.Status}}"), "running");
     let pid: u32 = p.inspect("d1", "{{.State.Pid}}").parse().unwrap();
-    let cg = cgroup_of(pid);
+    let cg = clients::cgroup_of(pid);
     assert!(cg.ends_with(format!("libpod_parent/libpod-{id}")), "cgroup {}", cg.display());
     assert_eq!(read(cg.join("memory.max")), "67108864");
     assert_eq!(read(cg.join("pids.max")), "20");
@@ -78,12 +66,12 @@ fn a_detached_container_execs_pauses_and_is_killed_after_the_stop_timeout() {
 
     ok(&p.podman(&["pause", "d1"]), "podman pause");
     assert_eq!(p.inspect("d1", "{{.State.Status}}"), "paused");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "1");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "1");
     let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(!state.contains("State:\tR"), "running while paused: {state}");
     ok(&p.podman(&["unpause", "d1"]), "podman unpause");
     assert_eq!(p.inspect("d1", "{{.State.Status}}"), "running");
-    assert_eq!(keyed(cg.join("cgroup.events"), "frozen"), "0");
+    assert_eq!(clients::keyed(cg.join("cgroup.events"), "frozen"), "0");
 
     let logs = ok(&p.podman(&["logs", "d1"]), "podman logs");
     assert_eq!(logs.trim(), "started");

@@ -166,3 +166,28 @@ pub fn assert_tty_run(cmd: Command) {
     assert!(text.contains("tty=/dev/pts/0 term=xterm"), "{text:?}");
     assert!(text.contains("33 99"), "the window size did not follow: {text:?}");
 }
+
+/// A tmpfs mounted on a fresh temp dir named `nook-<what>-<pid>`, for a
+/// client's storage (overlayfs can't stack on the guest's overlay root).
+/// Only in the test VM.
+pub fn private_tmpfs(what: &str) -> PathBuf {
+    assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
+    let dir = std::env::temp_dir().join(format!("nook-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
+    assert!(st.success(), "mount tmpfs on {}", dir.display());
+    dir
+}
+
+/// The cgroup v2 directory of process `pid`, as seen from here.
+pub fn cgroup_of(pid: impl std::fmt::Display) -> PathBuf {
+    let c = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = c.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
+}
+
+/// The value of `key` in a flat-keyed file (cgroup.events and the like).
+pub fn keyed(path: PathBuf, key: &str) -> String {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')).unwrap_or_else(|| panic!("{key}: {text}")).into()
+}

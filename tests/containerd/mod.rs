@@ -34,11 +34,7 @@ impl Containerd {
     /// Starts containerd with a config of its own and waits for its socket;
     /// then imports the busybox image.
     pub fn start() -> Containerd {
-        assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
-        let dir = std::env::temp_dir().join(format!("nook-ctrd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
-        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let dir = clients::private_tmpfs("ctrd");
         let sock = dir.join("containerd.sock");
         let config = format!(
             r#"version = 2

@@ -37,11 +37,7 @@ impl Dockerd {
     /// Starts dockerd and waits until `docker info` answers; then imports
     /// the busybox image.
     pub fn start() -> Dockerd {
-        assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
-        let dir = std::env::temp_dir().join(format!("nook-docker-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
-        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let dir = clients::private_tmpfs("docker");
         let ctrd = dir.join("containerd");
         std::fs::create_dir_all(&ctrd).unwrap();
         let config = format!(

@@ -39,11 +39,7 @@ impl Podman {
     /// A tmpfs for podman's storage and config, and the busybox image
     /// imported into it.
     pub fn new() -> Podman {
-        assert_eq!(std::env::var("NOOK_IN_VM").as_deref(), Ok("1"), "only in the test VM");
-        let dir = std::env::temp_dir().join(format!("nook-podman-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&dir).status().unwrap();
-        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        let dir = clients::private_tmpfs("podman");
         let p = Podman { dir };
         std::fs::write(
             p.dir.join("containers.conf"),
