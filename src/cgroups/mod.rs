@@ -215,13 +215,13 @@ impl Cgroup {
         Ok(cg)
     }
 
-    /// Apply `resources` to this (existing) cgroup, as `runc update` does.
-    /// Validation happens first: an invalid value writes nothing.
     /// Checks the values of `resources` alone (not the controllers).
     pub fn validate(resources: &LinuxResources) -> Result<()> {
         resources::plan(resources, &resources::hugepage_sizes()).map(drop)
     }
 
+    /// Apply `resources` to this (existing) cgroup, as `runc update` does.
+    /// Validation happens first: an invalid value writes nothing.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
         check_controllers(&self.path, &plan)?;
