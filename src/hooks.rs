@@ -63,16 +63,7 @@ impl Kind {
 /// Runs every hook of `kind` in order, each with `state` (the container's
 /// state JSON) on stdin; stops at the first that fails.
 pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &[u8]) -> Result<(), HookError> {
-    let Some(hooks) = hooks else { return Ok(()) };
-    for (index, hook) in kind.of(hooks).iter().enumerate() {
-        run_one(hook, state).map_err(|msg| HookError {
-            kind: kind.name(),
-            index,
-            path: hook.path().display().to_string(),
-            msg,
-        })?;
-    }
-    Ok(())
+    each(hooks, kind, state).collect()
 }
 
 /// Runs every hook of `kind`, even after one fails, and returns the
@@ -80,19 +71,19 @@ pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &[u8]) -> Result<(), HookEr
 /// "the remaining hooks and lifecycle continue" (runtime-spec lifecycle
 /// step 13).
 pub fn run_each(hooks: Option<&Hooks>, kind: Kind, state: &[u8]) -> Vec<HookError> {
-    let Some(hooks) = hooks else { return Vec::new() };
-    kind.of(hooks)
-        .iter()
-        .enumerate()
-        .filter_map(|(index, hook)| {
-            run_one(hook, state).err().map(|msg| HookError {
-                kind: kind.name(),
-                index,
-                path: hook.path().display().to_string(),
-                msg,
-            })
+    each(hooks, kind, state).filter_map(Result::err).collect()
+}
+
+/// The hooks of `kind`, each run as the iterator reaches it.
+fn each<'a>(hooks: Option<&'a Hooks>, kind: Kind, state: &'a [u8]) -> impl Iterator<Item = Result<(), HookError>> + 'a {
+    hooks.map(|h| kind.of(h)).unwrap_or_default().iter().enumerate().map(move |(index, hook)| {
+        run_one(hook, state).map_err(|msg| HookError {
+            kind: kind.name(),
+            index,
+            path: hook.path().display().to_string(),
+            msg,
         })
-        .collect()
+    })
 }
 
 fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {

@@ -56,16 +56,7 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
         if let Some(cg) = st.cgroup.as_ref().and_then(|p| crate::cgroups::Cgroup::open(p).ok()) {
             let _ = cg.thaw();
         }
-        let pidfd = crate::sys::pidfd_open(st.pid).ok();
-        match signal_init(st, libc::SIGKILL) {
-            // Init died between the two checks (a kill just before this
-            // delete takes effect asynchronously): that is what we want.
-            Err(ContainerError::WrongState { .. }) => {}
-            r => r?,
-        }
-        if let Some(fd) = pidfd {
-            wait_exit(fd.as_fd(), Duration::from_secs(10));
-        }
+        kill_init(st)?;
     }
     if let Some(unit) = &st.systemd_unit {
         // As runc: everything in the unit is killed first (systemd would
@@ -85,9 +76,25 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
     Ok(())
 }
 
+/// SIGKILLs the container's init and waits (up to 10 s) until it is gone.
+pub(super) fn kill_init(st: &state::State) -> Result<()> {
+    // The pidfd first: it keeps naming init even once the pid is reaped.
+    let pidfd = crate::sys::pidfd_open(st.pid).ok();
+    match signal_init(st, libc::SIGKILL) {
+        // Init died between the caller's check and this one (a kill just
+        // before takes effect asynchronously): that is what we want.
+        Err(ContainerError::WrongState { .. }) => {}
+        r => r?,
+    }
+    if let Some(fd) = pidfd {
+        wait_exit(fd.as_fd(), Duration::from_secs(10));
+    }
+    Ok(())
+}
+
 /// Waits until the process behind `pidfd` has exited (a pidfd becomes
 /// readable then, even for a process that is not our child).
-pub(super) fn wait_exit(pidfd: std::os::fd::BorrowedFd, timeout: Duration) {
+fn wait_exit(pidfd: std::os::fd::BorrowedFd, timeout: Duration) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(pidfd, PollFlags::POLLIN)];
     let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);

@@ -54,15 +54,18 @@ pub(crate) fn other<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> C
     move |e| ContainerError::Other(format!("{what}: {e}"))
 }
 
+/// The state JSON the hooks of `kind` get, or None when there are none.
+fn hook_state(st: &State, kind: crate::hooks::Kind, status: &str) -> Option<Vec<u8>> {
+    let hooks = st.hooks.as_ref()?;
+    (!kind.of(hooks).is_empty()).then(|| crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations))
+}
+
 /// Runs the poststop hooks of a container. Their failure is a warning, as
 /// the runtime-spec asks (lifecycle step 13), not an error.
 pub(crate) fn run_poststop_hooks(st: &State) {
-    let hooks = st.hooks.as_ref();
-    if hooks.is_none_or(|h| crate::hooks::Kind::Poststop.of(h).is_empty()) {
-        return;
-    }
-    let state = crate::hooks::state_json(&st.id, "stopped", st.pid, &st.bundle, &st.annotations);
-    for e in crate::hooks::run_each(hooks, crate::hooks::Kind::Poststop, &state) {
+    let kind = crate::hooks::Kind::Poststop;
+    let Some(state) = hook_state(st, kind, "stopped") else { return };
+    for e in crate::hooks::run_each(st.hooks.as_ref(), kind, &state) {
         crate::logger::warn(&e.to_string());
     }
 }
@@ -72,26 +75,14 @@ pub(crate) fn run_poststop_hooks(st: &State) {
 /// as runc has always done: init is killed (and waited for) here, and the
 /// caller returns the hook's error.
 pub(crate) fn run_poststart_hooks(st: &State) -> Result<()> {
-    run_hooks(st, crate::hooks::Kind::Poststart, "running").map_err(|e| {
-        match kill::signal_init(st, libc::SIGKILL) {
-            Ok(()) => {
-                if let Ok(fd) = crate::sys::pidfd_open(st.pid) {
-                    delete::wait_exit(std::os::fd::AsFd::as_fd(&fd), std::time::Duration::from_secs(10));
-                }
-            }
-            Err(k) => crate::logger::debug(|| format!("stopping the container after a poststart hook: {k}")),
+    let kind = crate::hooks::Kind::Poststart;
+    let Some(state) = hook_state(st, kind, "running") else { return Ok(()) };
+    crate::hooks::run(st.hooks.as_ref(), kind, &state).map_err(|e| {
+        if let Err(k) = delete::kill_init(st) {
+            crate::logger::debug(|| format!("stopping the container after a poststart hook: {k}"));
         }
         ContainerError::Other(e.to_string())
     })
-}
-
-fn run_hooks(st: &State, kind: crate::hooks::Kind, status: &str) -> std::result::Result<(), crate::hooks::HookError> {
-    let hooks = st.hooks.as_ref();
-    if hooks.is_none_or(|h| kind.of(h).is_empty()) {
-        return Ok(());
-    }
-    let state = crate::hooks::state_json(&st.id, status, st.pid, &st.bundle, &st.annotations);
-    crate::hooks::run(hooks, kind, &state)
 }
 
 /// A container's directory (locked), state and current status.

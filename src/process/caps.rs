@@ -59,11 +59,10 @@ fn set(which: CapSet, name: &str, want: &CapsHashSet, limit: CapSet) -> Result<(
         let have = caps::read(None, limit).unwrap_or_default();
         let mut beyond: Vec<String> = want.difference(&have).map(|c| c.to_string()).collect();
         beyond.sort();
-        match beyond.is_empty() {
-            true => ProcessError::Caps(format!("{name}: {e}")),
-            false => {
-                ProcessError::Caps(format!("{name}: {} cannot be granted: nook does not hold it", beyond.join(", ")))
-            }
+        if beyond.is_empty() {
+            ProcessError::Caps(format!("{name}: {e}"))
+        } else {
+            ProcessError::Caps(format!("{name}: {} cannot be granted: nook does not hold it", beyond.join(", ")))
         }
     })
 }
