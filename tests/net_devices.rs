@@ -6,10 +6,32 @@ use common::*;
 use serde_json::json;
 use std::process::Command;
 
-struct Veth(String);
+/// `ip ARGS`, which must succeed.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A veth pair made by the test: `inside` is moved into the container,
+/// `outside` stays on the host and is deleted on drop (with its peer, if
+/// that is still here).
+struct Veth {
+    inside: String,
+    outside: String,
+}
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        let n = std::process::id() % 100000;
+        let v = Veth { inside: format!("nk{tag}{n}a"), outside: format!("nk{tag}{n}b") };
+        ip(&["link", "add", &v.inside, "type", "veth", "peer", "name", &v.outside]);
+        v
+    }
+}
+
 impl Drop for Veth {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+        let _ = Command::new("ip").args(["link", "del", &self.outside]).output();
     }
 }
 
@@ -20,12 +42,8 @@ use std::path::Path;
 
 #[test]
 fn a_veth_end_is_moved_in_and_renamed() {
-    let n = std::process::id() % 100000;
-    let (inside, outside) = (format!("nkd{n}a"), format!("nkd{n}b"));
-    let st =
-        Command::new("ip").args(["link", "add", &inside, "type", "veth", "peer", "name", &outside]).status().unwrap();
-    assert!(st.success());
-    let _guard = Veth(outside.clone());
+    let v = Veth::new("d");
+    let (inside, outside) = (v.inside.clone(), v.outside.clone());
     let b = Bundle::new("netdev", &["sh", "-c", "ls /sys/class/net"]);
     b.edit(|c| c["linux"]["netDevices"] = json!({ inside.clone(): {"name": "eth7"} }));
     let out = b.with_bundle("run", &[]);
@@ -47,14 +65,8 @@ fn a_veth_end_is_moved_in_and_renamed() {
 /// not the link-local ones the kernel makes itself.
 #[test]
 fn a_moved_device_keeps_its_permanent_addresses() {
-    let n = std::process::id() % 100000;
-    let (inside, outside) = (format!("nka{n}a"), format!("nka{n}b"));
-    let ip = |args: &[&str]| {
-        let out = Command::new("ip").args(args).output().unwrap();
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    ip(&["link", "add", &inside, "type", "veth", "peer", "name", &outside]);
-    let _guard = Veth(outside.clone());
+    let v = Veth::new("a");
+    let inside = v.inside.clone();
     ip(&["addr", "add", "10.213.7.2/24", "brd", "10.213.7.255", "dev", &inside]);
     ip(&["-6", "addr", "add", "fd00:db8:7::2/64", "dev", &inside, "nodad"]);
     let b = Bundle::new("netdev-addr", &["sh", "-c", "busybox ip -o addr show dev eth3"]);
@@ -73,12 +85,8 @@ fn a_moved_device_keeps_its_permanent_addresses() {
 /// a `%d` template, which the kernel completes.
 #[test]
 fn a_moved_device_is_up_and_name_clashes_follow_the_template_rule() {
-    let n = std::process::id() % 100000;
-    let (inside, outside) = (format!("nku{n}a"), format!("nku{n}b"));
-    let st =
-        Command::new("ip").args(["link", "add", &inside, "type", "veth", "peer", "name", &outside]).status().unwrap();
-    assert!(st.success());
-    let _guard = Veth(outside.clone());
+    let v = Veth::new("u");
+    let inside = v.inside.clone();
     // "lo" is there already in the new network namespace.
     let b = Bundle::new("netdev-clash", &["true"]);
     b.edit(|c| c["linux"]["netDevices"] = json!({ inside.clone(): {"name": "lo"} }));
