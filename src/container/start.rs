@@ -45,11 +45,11 @@ pub(super) fn release(dir: &ContainerDir) -> Result<()> {
     let open = |write: bool| {
         std::fs::File::options().write(write).read(!write).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo)
     };
-    // Opened first: with no reader (init gone) this fails with ENXIO.
+    // Init gone before it took the byte: found here (no reader, ENXIO),
+    // or below (the byte still in the fifo when it let go).
+    let gone = || ContainerError::Other(format!("container {:?}: its init is no longer waiting to start", dir.id));
     let mut w = open(true).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENXIO) => {
-            ContainerError::Other(format!("container {:?}: its init is no longer waiting to start", dir.id))
-        }
+        Some(libc::ENXIO) => gone(),
         _ => fail(e),
     })?;
     let mut r = open(false).map_err(fail)?;
@@ -70,7 +70,7 @@ pub(super) fn release(dir: &ContainerDir) -> Result<()> {
     let _ = r.read_to_end(&mut said);
     match said.as_slice() {
         [] => Ok(()),
-        b"0" => Err(ContainerError::Other(format!("container {:?}: its init exited before it was started", dir.id))),
+        b"0" => Err(gone()),
         msg => Err(ContainerError::Init(String::from_utf8_lossy(msg).trim_end().to_owned())),
     }
 }
