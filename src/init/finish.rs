@@ -97,6 +97,10 @@ pub fn finish(f: Finish) -> Result<(), String> {
     let process = f.process;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut listener = f.listener;
+    // Nothing of nook's reaches the program: every fd above the preserved
+    // ones is closed on exec. First, before any filter goes in: nook must
+    // never depend on the container's profile allowing its own syscalls.
+    crate::sys::cloexec_range_from(3 + f.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
     // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
     // filter, so (as runc does) it goes in before the capabilities go.
     if !nnp {
@@ -120,9 +124,6 @@ pub fn finish(f: Finish) -> Result<(), String> {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))?;
     }
     signals::reset().map_err(|e| format!("signals: {e}"))?;
-    // Nothing of nook's reaches the program: every fd above the preserved
-    // ones is closed on exec.
-    crate::sys::cloexec_range_from(3 + f.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
     // With no_new_privs, the filter goes in last, so it never has to allow
     // what nook itself needs.
     if nnp {
