@@ -160,23 +160,21 @@ fn setup(
         }
         crate::hooks::run(hooks, Kind::CreateContainer, &hook_state(args, "creating")).map_err(|e| e.to_string())
     };
-    if !args.namespaces.joins(LinuxNamespaceType::Mount) {
-        let plan = rootfs::Plan {
-            before_pivot: &before_pivot,
-            spec: args.spec,
-            rootfs: args.rootfs,
-            bundle: args.bundle,
-            no_pivot: args.no_pivot,
-            cgroup: args.cgroup,
-            cgroupns: args.namespaces.new_cgroup,
-            userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
-            idmapped: &args.idmapped,
-            mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
-        };
-        rootfs::prepare(&plan).map_err(|e| e.to_string())?;
-    } else {
-        before_pivot()?;
-    }
+    // A mount namespace joined by path gets the container's root too, as
+    // with runc: the rootfs is bound, mounted and pivoted into there.
+    let plan = rootfs::Plan {
+        before_pivot: &before_pivot,
+        spec: args.spec,
+        rootfs: args.rootfs,
+        bundle: args.bundle,
+        no_pivot: args.no_pivot,
+        cgroup: args.cgroup,
+        cgroupns: args.namespaces.new_cgroup,
+        userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
+        idmapped: &args.idmapped,
+        mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
+    };
+    rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
     }
