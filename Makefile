@@ -7,7 +7,12 @@ CARGO ?= cargo
 NOOK_RELEASE := target/x86_64-unknown-linux-gnu/release/nook
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo test test-host test-vm deps bench bench-vm clean lint
+.PHONY: all build release demo test test-host test-vm conformance conformance-vm deps bench bench-vm clean lint
+
+# The OCI runtime-tools validation suite's source (opencontainers/runtime-tools
+# at 260e151 with its Go modules vendored): beside this checkout in the
+# shared area, or wherever RUNTIME_TOOLS_TARBALL=... points.
+RUNTIME_TOOLS_TARBALL ?= $(firstword $(wildcard $(abspath ../shared/conformance/runtime-tools-260e151.tar.gz)) /work/shared/conformance/runtime-tools-260e151.tar.gz)
 
 all: build
 
@@ -27,12 +32,21 @@ demo:
 	$(CARGO) build --release
 	scripts/demo.sh $(NOOK_RELEASE) $(DEMO_DIR)
 
-# Every suite: host unit and integration tests, then the VM suites.
-test: test-host test-vm
+# Every suite: host unit and integration tests, runtime-tools, then the VM suites.
+test: test-host conformance test-vm
 
+# The host suites, under a guard that switches off again the controllers
+# they switched on in the unified root and fails on anything left behind.
 test-host:
 	scripts/deps.sh test
-	$(CARGO) test --no-fail-fast
+	scripts/host-guard.sh $(CARGO) test --no-fail-fast
+
+# runtime-tools against nook on the host, in a private mount and cgroup
+# namespace (integration/runtime-tools/run.sh; RT_RUNTIME=runc to compare).
+conformance:
+	scripts/deps.sh conformance
+	$(CARGO) build
+	RUNTIME_TOOLS_TARBALL=$(RUNTIME_TOOLS_TARBALL) integration/runtime-tools/run.sh
 
 # In the test VM (pure cgroup v2, real limits): the harness self-test, the
 # cgroup driver's suite, nook's own lifecycle and limits suites, AppArmor

@@ -133,7 +133,11 @@ fn update_changes_a_live_hugetlb_limit() {
 
 #[test]
 fn a_failed_update_names_the_problem_and_changes_nothing() {
-    let b = running("updfail", &["sleep", "100"]);
+    // Started with a hugetlb limit, so that its file exists (on a fresh
+    // host nothing else has enabled the controller).
+    let b = Bundle::new("updfail", &["sleep", "100"]);
+    b.edit(|c| c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 8388608}]));
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
     let max = b.cgroup_dir().join("hugetlb.2MB.max");
     let before = std::fs::read_to_string(&max).unwrap();
     let both = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}], "memory": {"limit": 33554432}});
