@@ -48,11 +48,13 @@ conformance:
 	$(CARGO) build
 	RUNTIME_TOOLS_TARBALL=$(RUNTIME_TOOLS_TARBALL) integration/runtime-tools/run.sh
 
-# In the test VM (pure cgroup v2, real limits): the harness self-test, the
-# cgroup driver's suite, nook's own lifecycle and limits suites, AppArmor
-# (vm_lsm, the guest's default LSM), SELinux (vm_selinux, in a guest
-# booted with security=selinux), and a real containerd driving nook through
-# its runc shim (vm_containerd), and dockerd with `--runtime nook` (vm_docker).
+# In the test VM (pure cgroup v2, real limits), each line its own guest:
+# the harness self-test; the cgroup driver (cgroups), limits, vm_cgroups and
+# AppArmor (vm_lsm, the guest's default LSM); the lifecycle suite on pure
+# cgroup v2; SELinux (vm_selinux, a guest booted with security=selinux);
+# the systemd cgroup driver (vm_systemd, systemd as the guest's PID 1); and
+# the real clients: containerd through its runc shim (vm_containerd),
+# podman through conmon (vm_podman), dockerd with --runtime nook (vm_docker).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
