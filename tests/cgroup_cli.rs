@@ -245,3 +245,23 @@ fn the_commands_refuse_unknown_and_stopped_containers() {
     ok(&b.nook(&["delete", &b.id]), "delete");
     b.assert_clean();
 }
+
+/// As with runc's cgroupfs driver, every controller the hierarchy offers
+/// reaches a container created without limits: a later `update` of one of
+/// them works, and a nested runtime in the container can use them.
+#[test]
+fn a_container_is_offered_every_controller_of_the_hierarchy() {
+    let b = running("allctl", &["sleep", "100"]);
+    let words = |s: String| s.split_whitespace().map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
+    let offered = words(controllers());
+    let got = words(std::fs::read_to_string(b.cgroup_dir().join("cgroup.controllers")).unwrap());
+    assert_eq!(got, offered);
+    if offered.contains("hugetlb") {
+        let file = b.dir.join("res.json");
+        std::fs::write(&file, json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}).to_string()).unwrap();
+        ok(&b.nook(&["update", "-r", file.to_str().unwrap(), &b.id]), "update");
+        assert_eq!(std::fs::read_to_string(b.cgroup_dir().join("hugetlb.2MB.max")).unwrap().trim(), "4194304");
+    }
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete");
+    b.assert_clean();
+}

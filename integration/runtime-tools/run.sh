@@ -35,7 +35,7 @@ tarball=${RUNTIME_TOOLS_TARBALL:-/work/shared/conformance/runtime-tools-260e151.
 nook=${NOOK:-$repo/target/x86_64-unknown-linux-gnu/debug/nook}
 runtime=${RT_RUNTIME:-nook}
 dir=${RT_DIR:-$repo/target/runtime-tools}
-expected=$here/expected-failures
+expected=${RT_EXPECTED:-$here/expected-failures}
 
 die() { echo "runtime-tools: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "must run as root"

@@ -190,7 +190,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     // cgroup and waits there until systemd has put it into its unit.
     let cg_fd: Option<OwnedFd> = match place.systemd {
         None => {
-            let cg = cgroup::create(spec, cg_mount, cg_dir)?;
+            let cg = cgroup::create(spec, cg_mount, cg_dir, crate::cgroups::Enable::All)?;
             let fd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
             undo.cgroup = Some(cg);
             crate::logger::debug(|| "cgroup made".into());
@@ -270,7 +270,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             if let Some(unit) = &place.systemd {
                 cgroup::start_unit(unit, &opts.id, pid, &unit_properties)?;
                 undo.unit = Some((unit.unit_name(), cg_dir.clone()));
-                let cg = cgroup::create(spec, cg_mount, cg_dir)?;
+                let cg = cgroup::create(spec, cg_mount, cg_dir, crate::cgroups::Enable::Needed)?;
                 if unit.unit_name().ends_with(".slice") {
                     cg.add_pid(pid)?;
                 }
