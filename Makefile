@@ -33,7 +33,7 @@ demo:
 	scripts/demo.sh $(NOOK_RELEASE) $(DEMO_DIR)
 
 # Every suite: host unit and integration tests, runtime-tools, then the VM suites.
-test: test-host conformance test-vm
+test: test-host conformance test-vm conformance-vm
 
 # The host suites, under a guard that switches off again the controllers
 # they switched on in the unified root and fails on anything left behind.
@@ -47,6 +47,16 @@ conformance:
 	scripts/deps.sh conformance
 	$(CARGO) build
 	RUNTIME_TOOLS_TARBALL=$(RUNTIME_TOOLS_TARBALL) integration/runtime-tools/run.sh
+
+# runtime-tools' cgroup programs in the test VM, where every controller is
+# there (the suite is built on the host first, by make conformance).
+RT_CGROUP_PROGRAMS = delete_resources delete_only_create_resources $(patsubst %,linux_cgroups_%,\
+	blkio cpus devices hugetlb memory network pids relative_blkio relative_cpus relative_devices \
+	relative_hugetlb relative_memory relative_network relative_pids)
+conformance-vm: conformance
+	scripts/deps.sh vm
+	integration/vm/run-in-vm --timeout 900 -- env RUNTIME_TOOLS_TARBALL=$(RUNTIME_TOOLS_TARBALL) \
+		RT_EXPECTED=integration/runtime-tools/expected-failures.vm integration/runtime-tools/run.sh $(RT_CGROUP_PROGRAMS)
 
 # In the test VM (pure cgroup v2, real limits), each line its own guest:
 # the harness self-test; the cgroup driver (cgroups), limits, vm_cgroups and
