@@ -5,8 +5,10 @@
 mod copyup;
 mod devices;
 mod mount;
+mod mountinfo;
 pub mod options;
 pub mod path;
+mod propagation;
 
 use crate::sys::{self, MountAttr};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -55,13 +57,10 @@ pub struct Plan<'a> {
 /// Runs in the container's init, inside its new mount namespace.
 pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
     let linux = plan.spec.linux().as_ref();
-    // 1. Nothing we mount may propagate back to the host. A shared or
-    // unbindable root is made so only once inside it (step 9): pivot_root
-    // refuses shared mounts, and an unbindable one cannot be bound.
-    let asked = linux.and_then(|l| l.rootfs_propagation().as_deref()).filter(|p| !p.is_empty());
-    let prop = root_propagation(asked)?;
-    let first = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) { MsFlags::MS_PRIVATE } else { prop };
-    mount(None::<&str>, "/", None::<&str>, first | MsFlags::MS_REC, None::<&str>).map_err(step("making / private"))?;
+    // 1. Propagation of / (see propagation.rs): what the host shares with
+    // the container stays shared only where the spec asks for it.
+    let asked = propagation::parse(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    propagation::before_mounts(asked, plan.rootfs)?;
     // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
     mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(step("binding the rootfs onto itself"))?;
@@ -121,35 +120,21 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         sys::mount_setattr(new_root.as_fd(), false, &attr).map_err(step("making the root read-only"))?;
     }
 
-    // 9. `linux.rootfsPropagation`, on the container's root itself (a new
-    // peer group for "shared": nothing is shared with the host).
-    if let Some(p) = asked {
-        let rec = if p.starts_with('r') { MsFlags::MS_REC } else { MsFlags::empty() };
-        mount(None::<&str>, "/", None::<&str>, prop | rec, None::<&str>).map_err(step("linux.rootfsPropagation"))?;
-    }
+    // 9. `shared` and `unbindable` once more, on the container's root.
+    propagation::after_pivot(asked)?;
     Ok(())
 }
 
-fn root_propagation(p: Option<&str>) -> Result<MsFlags, RootfsError> {
-    Ok(match p {
-        None | Some("") | Some("rslave") | Some("slave") => MsFlags::MS_SLAVE,
-        Some("rprivate") | Some("private") => MsFlags::MS_PRIVATE,
-        Some("rshared") | Some("shared") => MsFlags::MS_SHARED,
-        Some("runbindable") | Some("unbindable") => MsFlags::MS_UNBINDABLE,
-        Some(other) => {
-            return Err(RootfsError::Field {
-                field: "linux.rootfsPropagation".into(),
-                msg: format!("unknown propagation {other:?}"),
-            })
-        }
-    })
-}
-
 fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
+    let old_root: OwnedFd = std::fs::File::open("/").map_err(step("opening /"))?.into();
     nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
     nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
-    // The old root is stacked under the new one at "."; detach it, without
-    // letting the unmount propagate anywhere.
+    // The old root is stacked on the new one at "/". The cwd is still the
+    // new root (below it): go to the old root itself (as runc does), make
+    // its tree a slave, so that the unmount propagates nowhere, and
+    // detach it. "." would otherwise name the new root, and the slave
+    // would cut the container's own mounts from their peer groups.
+    nix::unistd::fchdir(&old_root).map_err(step("entering the old root"))?;
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(step("making the old root a slave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(step("detaching the old root"))?;
@@ -158,6 +143,9 @@ fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
 
 fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
     nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
+    // A shared / (rootfsPropagation "shared") would carry the move to its
+    // peers on the host; the old / ends up hidden below the rootfs anyway.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE, None::<&str>).map_err(step("making / private"))?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(step("moving the rootfs to /"))?;
     nix::unistd::chroot(".").map_err(step("chroot"))?;
     nix::unistd::chdir("/").map_err(step("chdir /"))
