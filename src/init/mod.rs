@@ -174,7 +174,7 @@ fn setup(
         idmapped: &args.idmapped,
         mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
     };
-    rootfs::prepare(&plan).map_err(|e| e.to_string())?;
+    let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
     }
@@ -194,6 +194,8 @@ fn setup(
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
     // The terminal comes from the container's own /dev/pts, now mounted.
     set_up_terminal(process, console_socket, chan, true)?;
+    // A read-only tmpfs or /dev becomes so now, with /dev/console in it.
+    read_only.apply().map_err(|e| e.to_string())?;
     // Last: the profile takes effect at the program's exec (and, as with
     // runc, at a startContainer hook's), so nothing above is confined; set
     // now so a profile the kernel refuses fails `create`.

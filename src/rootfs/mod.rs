@@ -53,9 +53,25 @@ pub struct Plan<'a> {
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
 }
 
+/// The mounts that asked for `ro` but stay writable until [`ReadOnly::apply`]:
+/// tmpfs mounts and /dev (runc's finalizeRootfs), made read-only once the
+/// container's terminal is bound onto /dev/console.
+#[must_use]
+pub struct ReadOnly(Vec<mount::ReadOnlyLater>);
+
+impl ReadOnly {
+    pub fn apply(self) -> Result<(), RootfsError> {
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        for (mnt, recursive) in self.0 {
+            sys::mount_setattr(mnt.as_fd(), recursive, &attr).map_err(step("making a tmpfs or /dev read-only"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the container's filesystem view and makes it the process's root.
 /// Runs in the container's init, inside its new mount namespace.
-pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
+pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     let linux = plan.spec.linux().as_ref();
     // 1. Propagation of / (see propagation.rs): what the host shares with
     // the container stays shared only where the spec asks for it.
@@ -75,14 +91,19 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         idmapped: plan.idmapped,
         label: plan.mount_label,
     };
+    let mut ro_later = Vec::new();
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
-        mount::mount_one(&ctx, m, i)?;
+        ro_later.extend(mount::mount_one(&ctx, m, i)?);
     }
 
-    // 4. /dev.
-    let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
-    devices::create_devices(root.as_fd(), devs, plan.userns)?;
-    devices::create_symlinks(root.as_fd())?;
+    // 4. /dev, unless it is a bind mount (runc's needsSetupDev): then it
+    // is the caller's, as it is.
+    let dev_bound = plan.spec.mounts().iter().flatten().any(|m| mount::is_bind(m) && mount::is_dev(m.destination()));
+    if !dev_bound {
+        let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+        devices::create_devices(root.as_fd(), devs, plan.userns)?;
+        devices::create_symlinks(root.as_fd())?;
+    }
 
     // 5. The cwd exists before anything runs in it (runc creates it too).
     if let Some(p) = plan.spec.process() {
@@ -122,7 +143,7 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
 
     // 9. `shared` and `unbindable` once more, on the container's root.
     propagation::after_pivot(asked)?;
-    Ok(())
+    Ok(ReadOnly(ro_later))
 }
 
 fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {

@@ -27,13 +27,33 @@ pub struct MountContext<'a> {
     pub label: Option<&'a str>,
 }
 
-/// Mounts one entry of the spec's `mounts` inside the root.
-pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), RootfsError> {
+/// A mount to make read-only once everything is in place (recursively
+/// for `rro`).
+pub type ReadOnlyLater = (OwnedFd, bool);
+
+/// Whether `dest` names /dev.
+pub fn is_dev(dest: &Path) -> bool {
+    super::path::relative(dest) == Path::new("dev")
+}
+
+/// Whether `m` is a bind mount (runc's test: a `bind`/`rbind` option or
+/// type "bind").
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind")
+}
+
+/// Mounts one entry of the spec's `mounts` inside the root. A tmpfs, or a
+/// new filesystem on /dev, is attached read-write even when it asks for
+/// `ro`: as runc, the read-only part comes last (see `ReadOnlyLater`), so
+/// /dev/pts, the devices and /dev/console can still be made in it.
+pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<ReadOnlyLater>, RootfsError> {
     let dest = m.destination();
     let field = |msg: String| RootfsError::Mount { index, dest: dest.to_owned(), msg };
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default()).map_err(field)?;
     let typ = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_deref();
+    let (opts, ro_later) =
+        if !is_bind(m) && (typ == "tmpfs" || is_dev(dest)) { opts.without_ro() } else { (opts, None) };
 
     if opts.copyup && (typ != "tmpfs" || opts.bind) {
         let what = if opts.bind { "bind" } else { typ };
@@ -103,7 +123,7 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         sys::mount_setattr(detached.as_fd(), recursive, &attr)
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
-    Ok(())
+    Ok(ro_later.map(|recursive| (detached, recursive)))
 }
 
 /// `tmpcopyup`: copies what the destination directory holds (if it exists)

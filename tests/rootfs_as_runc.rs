@@ -1,0 +1,67 @@
+//! The root filesystem where runc's suites found nook differing from runc
+//! 1.1 on the same input: a read-only /dev, the mode of a directory a
+//! tmpfs covers, a /proc or /sys that is not a directory.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn run_ok(b: &Bundle) -> String {
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn set_dev(c: &mut serde_json::Value, dev: serde_json::Value) {
+    for m in c["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            *m = dev.clone();
+        }
+    }
+}
+
+/// runc's "ro /dev mount": the tmpfs on /dev is made read-only last, after
+/// /dev/pts, the devices, the symlinks and /dev/console are made in it.
+#[test]
+fn a_read_only_dev_tmpfs_still_gets_its_devices_and_terminal() {
+    let script = "grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6; \
+                  test -c /dev/null && test -L /dev/ptmx && test -c /dev/pts/ptmx && test -c /dev/console && echo made; \
+                  touch /dev/x 2>/dev/null || echo read-only";
+    let b = Bundle::new("devro", &["sh", "-c", script]);
+    b.edit(|c| {
+        set_dev(
+            c,
+            json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                   "options": ["nosuid", "strictatime", "mode=755", "size=65536k", "ro"]}),
+        );
+        c["process"]["terminal"] = true.into();
+    });
+    let out = run_ok(&b);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines[0].split(',').any(|o| o == "ro"), "{out}");
+    assert_eq!(&lines[1..], ["made", "read-only"], "{out}");
+    b.assert_clean();
+}
+
+/// A bind mount on /dev is the caller's /dev as it is (runc's
+/// needsSetupDev): read-only, nothing is made in it, and the mounts below
+/// it go where it has directories for them.
+#[test]
+fn a_read_only_dev_bind_is_left_as_it_is() {
+    let b = Bundle::new("devbind", &["sh", "-c", "ls /dev; grep -c ' /dev/pts ' /proc/self/mountinfo"]);
+    let src = b.dir.join("devsrc");
+    for d in ["pts", "shm", "mqueue"] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+    }
+    // The container's own null device (masking binds it).
+    let out = std::process::Command::new("mknod").arg(src.join("null")).args(["c", "1", "3"]).output().unwrap();
+    assert!(out.status.success(), "mknod: {}", stderr(&out));
+    b.edit(|c| set_dev(c, json!({"destination": "/dev", "type": "bind", "source": src, "options": ["rbind", "ro"]})));
+    let out = run_ok(&b);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["mqueue", "null", "pts", "shm", "1"], "{out}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["mqueue", "null", "pts", "shm"]);
+    b.assert_clean();
+}
