@@ -65,3 +65,29 @@ fn a_read_only_dev_bind_is_left_as_it_is() {
     assert_eq!(left, ["mqueue", "null", "pts", "shm"]);
     b.assert_clean();
 }
+
+/// A tmpfs over a directory of the image takes the directory's mode
+/// (sticky and set-id bits too), even over its own `mode=`, but not its
+/// owner; over a new directory its `mode=` holds (runc's mountToRootfs).
+#[test]
+fn a_tmpfs_keeps_the_mode_of_the_directory_it_covers() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let b = Bundle::new("tmpfsmode", &["stat", "-c", "%n %a %u:%g", "/tmp", "/srv", "/home", "/fresh"]);
+    let root = b.dir.join("rootfs");
+    for (d, mode) in [("tmp", 0o1777), ("srv", 0o2750), ("home", 0o700)] {
+        std::fs::create_dir(root.join(d)).unwrap();
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    chown(root.join("home"), Some(1000), Some(1000)).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for (dest, opts) in
+            [("/tmp", json!([])), ("/srv", json!(["mode=755"])), ("/home", json!([])), ("/fresh", json!(["mode=750"]))]
+        {
+            mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        }
+    });
+    let out = run_ok(&b);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["/tmp 1777 0:0", "/srv 2750 0:0", "/home 700 0:0", "/fresh 750 0:0"]);
+    b.assert_clean();
+}

@@ -102,6 +102,9 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<R
         if opts.copyup {
             copy_up(ctx.root, dest, mnt.as_fd()).map_err(|e| field(format!("tmpcopyup: {e}")))?;
         }
+        if typ == "tmpfs" {
+            keep_mode(ctx.root, dest, &mnt).map_err(|e| field(format!("copying the mode of the directory: {e}")))?;
+        }
         (mnt, Kind::Dir)
     };
 
@@ -124,6 +127,18 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<R
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
     Ok(ro_later.map(|recursive| (detached, recursive)))
+}
+
+/// A tmpfs over a directory that exists takes that directory's mode
+/// (sticky and set-id bits included; not its owner), whatever its own
+/// `mode=` says, as runc does (its mountToRootfs chmods the mount point).
+fn keep_mode(root: BorrowedFd, dest: &Path, tmpfs: &OwnedFd) -> std::io::Result<()> {
+    let Some(orig) = super::path::open_in_root(root, dest, false)? else { return Ok(()) };
+    let mode = nix::sys::stat::fstat(&orig)?.st_mode & 0o7777;
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let dir = nix::fcntl::openat(tmpfs, ".", flags, Mode::empty())?;
+    nix::sys::stat::fchmod(&dir, Mode::from_bits_truncate(mode))?;
+    Ok(())
 }
 
 /// `tmpcopyup`: copies what the destination directory holds (if it exists)
