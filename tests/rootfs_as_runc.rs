@@ -91,3 +91,26 @@ fn a_tmpfs_keeps_the_mode_of_the_directory_it_covers() {
     assert_eq!(out.lines().collect::<Vec<_>>(), ["/tmp 1777 0:0", "/srv 2750 0:0", "/home 700 0:0", "/fresh 750 0:0"]);
     b.assert_clean();
 }
+
+/// A /proc or /sys that is a symlink (to a directory, relative, dangling)
+/// or a file is refused in runc's words, not followed, and nothing is
+/// made where it points.
+#[test]
+fn a_proc_or_sys_that_is_not_a_directory_is_refused() {
+    let cases = [("proc", Some("/elsewhere")), ("sys", Some("elsewhere")), ("proc", Some("/missing")), ("sys", None)];
+    for (name, link) in cases {
+        let b = Bundle::new("procsym", &["true"]);
+        let root = b.dir.join("rootfs");
+        std::fs::create_dir(root.join("elsewhere")).unwrap();
+        match link {
+            Some(target) => std::os::unix::fs::symlink(target, root.join(name)).unwrap(),
+            None => std::fs::write(root.join(name), "").unwrap(),
+        }
+        let fs = if name == "proc" { "proc" } else { "sysfs" };
+        let out = b.with_bundle("run", &[]);
+        assert_one_line_error(&out, &format!("filesystem \"{fs}\" must be mounted on ordinary directory"));
+        assert!(std::fs::read_dir(root.join("elsewhere")).unwrap().next().is_none(), "{name} -> {link:?}: followed");
+        assert!(!root.join("missing").exists(), "{name} -> {link:?}: made the target");
+        b.assert_clean();
+    }
+}

@@ -80,6 +80,9 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<R
         if typ.is_empty() || typ == "none" {
             return Err(field("no type, and not a bind mount".into()));
         }
+        if typ == "proc" || typ == "sysfs" {
+            ordinary_directory(ctx.root, dest, typ).map_err(field)?;
+        }
         let (labelled, with) = with_label(&opts, typ, ctx.label);
         let mnt = match new_fs(typ, source, &labelled) {
             Ok(mnt) => mnt,
@@ -127,6 +130,19 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<R
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
     Ok(ro_later.map(|recursive| (detached, recursive)))
+}
+
+/// procfs and sysfs go on a directory or where nothing is yet, never
+/// through a symlink (which runc refuses in these words too): a /proc
+/// pointing elsewhere would put them, or leave the real one unmasked,
+/// wherever the image says.
+fn ordinary_directory(root: BorrowedFd, dest: &Path, typ: &str) -> Result<(), String> {
+    let Some(fd) = super::path::open_in_root(root, dest, true).map_err(|e| e.to_string())? else { return Ok(()) };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| e.to_string())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(format!("filesystem {typ:?} must be mounted on ordinary directory"));
+    }
+    Ok(())
 }
 
 /// A tmpfs over a directory that exists takes that directory's mode
