@@ -4,6 +4,7 @@
 
 mod copyup;
 mod devices;
+mod enter;
 mod mount;
 mod mountinfo;
 pub mod options;
@@ -11,7 +12,7 @@ pub mod path;
 mod propagation;
 
 use crate::sys::{self, MountAttr};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -115,9 +116,9 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
 
     // 6. Enter the root.
     if plan.no_pivot {
-        chroot_into(root.as_fd())?;
+        enter::chroot_into(root.as_fd())?;
     } else {
-        pivot_into(root.as_fd())?;
+        enter::pivot_into(root.as_fd())?;
     }
     drop(root);
 
@@ -144,32 +145,6 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     // 9. `shared` and `unbindable` once more, on the container's root.
     propagation::after_pivot(asked)?;
     Ok(ReadOnly(ro_later))
-}
-
-fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
-    let old_root: OwnedFd = std::fs::File::open("/").map_err(step("opening /"))?.into();
-    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
-    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
-    // The old root is stacked on the new one at "/". The cwd is still the
-    // new root (below it): go to the old root itself (as runc does), make
-    // its tree a slave, so that the unmount propagates nowhere, and
-    // detach it. "." would otherwise name the new root, and the slave
-    // would cut the container's own mounts from their peer groups.
-    nix::unistd::fchdir(&old_root).map_err(step("entering the old root"))?;
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(step("making the old root a slave"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(step("detaching the old root"))?;
-    nix::unistd::chdir("/").map_err(step("chdir /"))
-}
-
-fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
-    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
-    // A shared / (rootfsPropagation "shared") would carry the move to its
-    // peers on the host; the old / ends up hidden below the rootfs anyway.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE, None::<&str>).map_err(step("making / private"))?;
-    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(step("moving the rootfs to /"))?;
-    nix::unistd::chroot(".").map_err(step("chroot"))?;
-    nix::unistd::chdir("/").map_err(step("chdir /"))
 }
 
 /// The container's /dev/null, for masking files: opened without following

@@ -3,6 +3,8 @@
 //! shared, and, for `--no-pivot`, which procfs and sysfs mounts lie
 //! outside the rootfs. Read before the container runs anything.
 
+use std::collections::HashSet;
+
 use std::io;
 use std::path::PathBuf;
 
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     pub id: u64,
+    pub parent: u64,
     /// The directory of the filesystem mounted here (`/` for a full mount).
     pub root: PathBuf,
     pub mount_point: PathBuf,
@@ -21,6 +24,20 @@ pub struct Mount {
 impl Mount {
     pub fn is_shared(&self) -> bool {
         self.optional.iter().any(|o| o.starts_with("shared:"))
+    }
+}
+
+/// The ids of `top` and of every mount below it.
+pub fn subtree(mounts: &[Mount], top: u64) -> HashSet<u64> {
+    let mut ids = HashSet::from([top]);
+    // Parents come before their children in mountinfo, but a mount moved
+    // later may not: repeat until nothing is added.
+    loop {
+        let before = ids.len();
+        ids.extend(mounts.iter().filter(|m| ids.contains(&m.parent)).map(|m| m.id).collect::<Vec<_>>());
+        if ids.len() == before {
+            return ids;
+        }
     }
 }
 
@@ -39,13 +56,14 @@ pub fn parse(text: &str) -> Option<Vec<Mount>> {
 fn parse_line(line: &str) -> Option<Mount> {
     let mut f = line.split(' ');
     let id = f.next()?.parse().ok()?;
-    let (_parent, _dev) = (f.next()?, f.next()?);
+    let parent = f.next()?.parse().ok()?;
+    let _dev = f.next()?;
     let root = unescape(f.next()?);
     let mount_point = unescape(f.next()?);
     let _options = f.next()?;
     let optional = f.by_ref().take_while(|o| *o != "-").map(String::from).collect();
     let fs_type = f.next()?.to_owned();
-    Some(Mount { id, root, mount_point, optional, fs_type })
+    Some(Mount { id, parent, root, mount_point, optional, fs_type })
 }
 
 /// The kernel writes space, tab, newline and backslash as `\ooo`.
@@ -81,12 +99,14 @@ mod tests {
                     41 27 0:39 /sub /a\\040b rw shared:5 master:2 - tmpfs x rw\n";
         let m = parse(text).unwrap();
         assert_eq!(m.len(), 3);
-        assert_eq!((m[0].id, m[0].is_shared(), m[0].fs_type.as_str()), (27, true, "ext4"));
+        assert_eq!((m[0].id, m[0].parent, m[0].is_shared(), m[0].fs_type.as_str()), (27, 1, true, "ext4"));
         assert!(!m[1].is_shared() && m[1].optional.is_empty());
         assert_eq!(m[2].mount_point, PathBuf::from("/a b"));
         assert_eq!(m[2].root, PathBuf::from("/sub"));
         assert_eq!(m[2].optional, vec!["shared:5", "master:2"]);
         assert!(parse("27 1 254:0 /\n").is_none());
+        assert_eq!(subtree(&m, 40), HashSet::from([40]));
+        assert_eq!(subtree(&m, 27), HashSet::from([27, 40, 41]));
     }
 
     #[test]
