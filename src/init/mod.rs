@@ -162,6 +162,11 @@ fn setup(
     };
     // A mount namespace joined by path gets the container's root too, as
     // with runc: the rootfs is bound, mounted and pivoted into there.
+    let userns = ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User);
+    let sources = match userns && rootfs::bind_sources_wanted(args.spec) {
+        true => bind_sources(chan)?,
+        false => Vec::new(),
+    };
     let plan = rootfs::Plan {
         before_pivot: &before_pivot,
         spec: args.spec,
@@ -170,8 +175,9 @@ fn setup(
         no_pivot: args.no_pivot,
         cgroup: args.cgroup,
         cgroupns: args.namespaces.new_cgroup,
-        userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
+        userns,
         idmapped: &args.idmapped,
+        sources: &sources,
         mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
     };
     let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;
@@ -203,6 +209,22 @@ fn setup(
 
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
+}
+
+/// Asks nook for the bind mounts' sources (see rootfs::sources): init's
+/// root goes with the request, the fds come back one per mount.
+fn bind_sources(chan: &Channel) -> Result<Vec<(usize, OwnedFd)>, String> {
+    let root = std::fs::File::open("/").map_err(|e| format!("opening /: {e}"))?;
+    chan.send_fd(&Msg::MountSources, std::os::fd::AsFd::as_fd(&root))
+        .map_err(|e| format!("asking for the bind mount sources: {e}"))?;
+    let mut sources = Vec::new();
+    loop {
+        match chan.recv_fd() {
+            Ok(Some((Msg::MountSource(i), Some(fd)))) => sources.push((i as usize, fd)),
+            Ok(Some((Msg::Continue, _))) => return Ok(sources),
+            _ => return Err("the runtime did not send the bind mount sources".into()),
+        }
+    }
 }
 
 /// unshare(CLONE_NEWPID) applies to our children only: fork once more, so

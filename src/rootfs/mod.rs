@@ -10,6 +10,7 @@ mod mountinfo;
 pub mod options;
 pub mod path;
 mod propagation;
+mod sources;
 
 use crate::sys::{self, MountAttr};
 use nix::mount::{mount, MsFlags};
@@ -18,6 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use mount::{prepare_idmapped, MountContext};
+pub use sources::{open_bind_sources, wanted_any as bind_sources_wanted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -47,6 +49,8 @@ pub struct Plan<'a> {
     pub userns: bool,
     /// Idmapped binds nook made before the clone (see `prepare_idmapped`).
     pub idmapped: &'a [(usize, OwnedFd)],
+    /// Bind sources nook opened in init's mount namespace (see `sources`).
+    pub sources: &'a [(usize, OwnedFd)],
     /// `linux.mountLabel`: the SELinux context of the new filesystems.
     pub mount_label: Option<&'a str>,
     /// Runs once the mounts are in place, before the process enters the
@@ -91,6 +95,7 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
         cgroupns: plan.cgroupns,
         idmapped: plan.idmapped,
         label: plan.mount_label,
+        sources: plan.sources,
     };
     let mut ro_later = Vec::new();
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {

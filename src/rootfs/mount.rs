@@ -25,6 +25,9 @@ pub struct MountContext<'a> {
     pub idmapped: &'a [(usize, OwnedFd)],
     /// `linux.mountLabel` (SELinux).
     pub label: Option<&'a str>,
+    /// Bind sources nook opened for init (see `sources`): (index in
+    /// `mounts`, an O_PATH fd in init's mount namespace).
+    pub sources: &'a [(usize, OwnedFd)],
 }
 
 /// A mount to make read-only once everything is in place (recursively
@@ -72,8 +75,12 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<R
     } else if opts.bind || typ == "bind" {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
         let src = if src.is_absolute() { src.to_path_buf() } else { ctx.bundle.join(src) };
-        bind_source(&src, opts.recursive_bind || typ == "rbind")
-            .map_err(|e| field(format!("source {}: {e}", src.display())))?
+        let recursive = opts.recursive_bind || typ == "rbind";
+        match ctx.sources.iter().find(|(i, _)| *i == index) {
+            Some((_, fd)) => super::sources::bind_from(fd.as_fd(), recursive),
+            None => bind_source(&src, recursive),
+        }
+        .map_err(|e| field(format!("source {}: {e}", src.display())))?
     } else if typ == "cgroup" || typ == "cgroup2" {
         cgroup_mount(ctx, &opts).map_err(|e| field(format!("cgroup2: {e}")))?
     } else {
@@ -249,7 +256,7 @@ fn cgroup_mount(ctx: &MountContext, opts: &MountOptions) -> std::io::Result<(Own
 }
 
 /// Whether mount `m` is idmapped (its own mappings, or `idmap`/`ridmap`).
-fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
+pub(super) fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
     opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
 }
 
