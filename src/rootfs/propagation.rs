@@ -54,6 +54,11 @@ pub fn before_mounts(asked: Option<MsFlags>, rootfs: &Path) -> Result<(), Rootfs
     };
     mount(None::<&str>, "/", None::<&str>, first, None::<&str>)
         .map_err(|e| RootfsError::Step("setting the propagation of /", e.to_string()))?;
+    // After a recursive slave or private (the default) no mount is shared:
+    // no need to look.
+    if first.contains(MsFlags::MS_REC) && first.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE) {
+        return Ok(());
+    }
     parent_private(rootfs).map_err(|e| RootfsError::Step("making the rootfs's mount private", e.to_string()))
 }
 
