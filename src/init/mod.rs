@@ -178,6 +178,8 @@ fn setup(
         userns,
         idmapped: &args.idmapped,
         sources: &sources,
+        procfs: args.procfs,
+        joined_mount_ns: ns.joins(LinuxNamespaceType::Mount),
         mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
     };
     let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;
@@ -307,10 +309,18 @@ fn procfs(p: Option<&crate::sys::procfs::ProcFs>) -> Result<&crate::sys::procfs:
     p.ok_or_else(|| "internal: no procfs handle for init".to_owned())
 }
 
-/// Whether init will write to procfs, so nook opens a handle for it.
+/// Whether init will write to procfs, or read it in a mount namespace
+/// joined by path (whose /proc the container controls), so nook opens a
+/// handle for it.
 pub fn needs_procfs(spec: &Spec) -> bool {
-    let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
-    sysctl || spec.process().as_ref().is_some_and(needs_procfs_for)
+    let linux = spec.linux().as_ref();
+    let sysctl = linux.and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
+    let joins_mount = linux.and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
+        ns.iter().any(|n| {
+            n.typ() == LinuxNamespaceType::Mount && n.path().as_ref().is_some_and(|p| !p.as_os_str().is_empty())
+        })
+    });
+    sysctl || joins_mount || spec.process().as_ref().is_some_and(needs_procfs_for)
 }
 
 /// Whether setting up `process` (the container's or one for `nook exec`)

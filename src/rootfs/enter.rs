@@ -23,8 +23,13 @@ pub fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
     nix::unistd::chdir("/").map_err(step("chdir /"))
 }
 
-pub fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
-    hide_host_proc_and_sys(root).map_err(|e| RootfsError::Step("--no-pivot: hiding the host's /proc and /sys", e))?;
+/// `hide`: take the host's procfs and sysfs out first; not in a mount
+/// namespace joined by path, whose mounts are others' too.
+pub fn chroot_into(root: BorrowedFd, hide: bool) -> Result<(), RootfsError> {
+    if hide {
+        hide_host_proc_and_sys(root)
+            .map_err(|e| RootfsError::Step("--no-pivot: hiding the host's /proc and /sys", e))?;
+    }
     nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
     // A shared / (rootfsPropagation "shared") would carry the move to its
     // peers on the host; the old / ends up hidden below the rootfs anyway.
@@ -43,7 +48,8 @@ pub fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
 /// first, so the unmount reaches no peer), or covered with a tmpfs where
 /// it cannot be (locked in a user namespace).
 fn hide_host_proc_and_sys(root: BorrowedFd) -> Result<(), String> {
-    let mounts = mountinfo::read().map_err(|e| e.to_string())?;
+    // A mount namespace init made: /proc is the host's.
+    let mounts = mountinfo::read(None).map_err(|e| e.to_string())?;
     let ours = mountinfo::subtree(&mounts, crate::sys::mount_id(root).map_err(|e| e.to_string())?);
     let full =
         |m: &&mountinfo::Mount| m.root == std::path::Path::new("/") && (m.fs_type == "proc" || m.fs_type == "sysfs");

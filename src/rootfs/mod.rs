@@ -51,6 +51,12 @@ pub struct Plan<'a> {
     pub idmapped: &'a [(usize, OwnedFd)],
     /// Bind sources nook opened in init's mount namespace (see `sources`).
     pub sources: &'a [(usize, OwnedFd)],
+    /// The mount namespace was joined by path: its mounts are not only the
+    /// container's, and `--no-pivot` leaves them as they are.
+    pub joined_mount_ns: bool,
+    /// nook's private procfs, if init has one: mountinfo is read through
+    /// it (see `mountinfo::read`).
+    pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
     /// `linux.mountLabel`: the SELinux context of the new filesystems.
     pub mount_label: Option<&'a str>,
     /// Runs once the mounts are in place, before the process enters the
@@ -81,7 +87,7 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     // 1. Propagation of / (see propagation.rs): what the host shares with
     // the container stays shared only where the spec asks for it.
     let asked = propagation::parse(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    propagation::before_mounts(asked, plan.rootfs)?;
+    propagation::before_mounts(asked, plan.rootfs, plan.procfs)?;
     // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
     mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(step("binding the rootfs onto itself"))?;
@@ -121,7 +127,7 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
 
     // 6. Enter the root.
     if plan.no_pivot {
-        enter::chroot_into(root.as_fd())?;
+        enter::chroot_into(root.as_fd(), !plan.joined_mount_ns)?;
     } else {
         enter::pivot_into(root.as_fd())?;
     }

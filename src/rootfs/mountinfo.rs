@@ -3,6 +3,7 @@
 //! shared, and, for `--no-pivot`, which procfs and sysfs mounts lie
 //! outside the rootfs. Read before the container runs anything.
 
+use crate::sys::procfs::ProcFs;
 use std::collections::HashSet;
 
 use std::io;
@@ -41,9 +42,15 @@ pub fn subtree(mounts: &[Mount], top: u64) -> HashSet<u64> {
     }
 }
 
-/// The mounts of the calling thread's mount namespace.
-pub fn read() -> io::Result<Vec<Mount>> {
-    let text = std::fs::read_to_string("/proc/thread-self/mountinfo")?;
+/// The mounts of the calling thread's mount namespace, read through
+/// nook's private procfs handle when init has one (it does when it joined
+/// a mount namespace by path, whose /proc the container controls), else
+/// through /proc (the host's, in a mount namespace init just made).
+pub fn read(procfs: Option<&ProcFs>) -> io::Result<Vec<Mount>> {
+    let text = match procfs {
+        Some(p) => p.read_to_string("thread-self/mountinfo")?,
+        None => std::fs::read_to_string("/proc/thread-self/mountinfo")?,
+    };
     parse(&text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/thread-self/mountinfo"))
 }
 
@@ -111,7 +118,8 @@ mod tests {
 
     #[test]
     fn this_threads_table_has_its_root() {
-        let m = read().unwrap();
+        let m = read(None).unwrap();
+        assert_eq!(read(Some(&ProcFs::open().unwrap())).unwrap(), m);
         assert!(m.iter().any(|m| m.mount_point == std::path::Path::new("/")));
     }
 }

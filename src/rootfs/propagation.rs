@@ -17,6 +17,7 @@
 //! private (with the same recursion) until the pivot instead.
 
 use super::RootfsError;
+use crate::sys::procfs::ProcFs;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -46,7 +47,7 @@ pub fn parse(p: Option<&str>) -> Result<Option<MsFlags>, RootfsError> {
 
 /// Before the mounts: `/` gets the asked propagation, and the mount that
 /// holds `rootfs` is made private if it is shared.
-pub fn before_mounts(asked: Option<MsFlags>, rootfs: &Path) -> Result<(), RootfsError> {
+pub fn before_mounts(asked: Option<MsFlags>, rootfs: &Path, procfs: Option<&ProcFs>) -> Result<(), RootfsError> {
     let first = match asked {
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         Some(f) if f.contains(MsFlags::MS_UNBINDABLE) => (f - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE,
@@ -59,7 +60,7 @@ pub fn before_mounts(asked: Option<MsFlags>, rootfs: &Path) -> Result<(), Rootfs
     if first.contains(MsFlags::MS_REC) && first.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE) {
         return Ok(());
     }
-    parent_private(rootfs).map_err(|e| RootfsError::Step("making the rootfs's mount private", e.to_string()))
+    parent_private(rootfs, procfs).map_err(|e| RootfsError::Step("making the rootfs's mount private", e.to_string()))
 }
 
 /// After the pivot (or chroot): `shared` and `unbindable` on the
@@ -75,10 +76,10 @@ pub fn after_pivot(asked: Option<MsFlags>) -> Result<(), RootfsError> {
 /// Makes the mount that `path` is on private if it is shared. The mount is
 /// found from an fd (the topmost directory above `path` still on the same
 /// mount), not by matching mount points against the path.
-fn parent_private(path: &Path) -> std::io::Result<()> {
+fn parent_private(path: &Path, procfs: Option<&ProcFs>) -> std::io::Result<()> {
     let top = mount_root(path)?;
     let id = crate::sys::mount_id(top.as_fd())?;
-    let shared = super::mountinfo::read()?.iter().any(|m| m.id == id && m.is_shared());
+    let shared = super::mountinfo::read(procfs)?.iter().any(|m| m.id == id && m.is_shared());
     if !shared {
         return Ok(());
     }
