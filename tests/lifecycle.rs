@@ -251,7 +251,10 @@ fn a_mount_namespace_joined_by_path_gets_the_containers_root() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let want = std::fs::read_link(&ns).unwrap();
-    let b = Bundle::new("joinmnt", &["sh", "-c", "readlink /proc/self/ns/mnt; cat /marker; ls /proc/1/ns >/dev/null && echo proc"]);
+    let b = Bundle::new(
+        "joinmnt",
+        &["sh", "-c", "readlink /proc/self/ns/mnt; cat /marker; ls /proc/1/ns >/dev/null && echo proc"],
+    );
     std::fs::write(b.dir.join("rootfs/marker"), "the container's root\n").unwrap();
     b.edit(|c| {
         let nss = c["linux"]["namespaces"].as_array_mut().unwrap();

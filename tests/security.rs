@@ -233,3 +233,27 @@ fn procfs_writes_ignore_mounts_raced_by_a_container() {
     assert!(attacker.nook(&["delete", "--force", &attacker.id]).status.success());
     attacker.assert_clean();
 }
+
+/// runc's "--no-pivot must not expose bare /proc": a process that makes a
+/// user namespace of its own may mount a procfs only where one is fully
+/// visible in its mount namespace. With --no-pivot the host's /proc would
+/// be one (the chroot leaves it there), and the new procfs would show what
+/// maskedPaths hides; nook takes it out first, as runc does.
+#[test]
+fn no_pivot_does_not_let_the_container_mount_a_bare_proc() {
+    let script = "mount -t proc none /proc && echo mounted-proc; mount -t sysfs none /sys && echo mounted-sysfs";
+    for flags in [&["--no-pivot"][..], &[]] {
+        let b = Bundle::new("barepro", &["unshare", "-mrpf", "sh", "-c", script]);
+        b.edit(|c| {
+            for set in ["bounding", "effective", "permitted"] {
+                let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
+                caps.extend([json!("CAP_SYS_ADMIN"), json!("CAP_SETFCAP")]);
+            }
+        });
+        let out = b.with_bundle("run", flags);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!out.status.success() && !all.contains("mounted"), "{flags:?}: {all}");
+        assert!(all.contains("permission denied"), "{flags:?}: {all}");
+        b.assert_clean();
+    }
+}

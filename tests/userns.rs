@@ -474,3 +474,59 @@ fn idmapped_mounts_that_cannot_be_are_refused_by_mount() {
     assert_one_line_error(&b.with_bundle("run", &[]), "mounts[7] (/mnt)");
     b.assert_clean();
 }
+
+/// A directory of the host's root, mode 0700, holding a file and a
+/// directory to bind: a user namespace that does not map the host's root
+/// cannot search it.
+fn private_sources(b: &Bundle) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let private = b.dir.join("private");
+    std::fs::create_dir_all(private.join("vol")).unwrap();
+    std::fs::write(private.join("vol/f"), "in-vol\n").unwrap();
+    std::fs::write(private.join("file"), "a-file\n").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(
+            json!({"destination": "/vol", "type": "bind", "source": private.join("vol"), "options": ["rbind", "ro"]}),
+        );
+        m.push(json!({"destination": "/file", "type": "bind", "source": private.join("file"), "options": ["bind"]}));
+    });
+    (private.join("vol"), private.join("file"))
+}
+
+/// Bind sources the container's user namespace may not reach are still
+/// bound, as runc does it: nook opens them, with the host's credentials,
+/// inside init's mount namespace, and init binds from the fds. For a new
+/// user namespace and for one joined by path (with a new pid namespace:
+/// the sources go to the second fork).
+#[test]
+fn bind_sources_the_user_namespace_cannot_reach_are_still_bound() {
+    let script = "cat /vol/f /file; touch /vol/x 2>/dev/null || echo ro";
+    let b = userns_bundle("userns-src", &["sh", "-c", script], false);
+    private_sources(&b);
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out), "in-vol\na-file\nro\n");
+    b.assert_clean();
+
+    let a = userns_bundle("userns-src-owner", &["sleep", "100"], true);
+    assert!(a.with_bundle("run", &["--detach"]).status.success());
+    let apid = a.state()["pid"].as_i64().unwrap();
+    let j = Bundle::new("userns-src-joiner", &["sh", "-c", script]);
+    chown_tree(&j.dir.join("rootfs"), HOST_ID, HOST_ID);
+    private_sources(&j);
+    j.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "user", "path": format!("/proc/{apid}/ns/user")},
+            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
+        ]);
+        c["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    let out = j.with_bundle("run", &[]);
+    assert!(out.status.success(), "run (joined): {}", stderr(&out));
+    assert_eq!(stdout(&out), "in-vol\na-file\nro\n");
+    j.assert_clean();
+    assert!(a.nook(&["delete", "--force", &a.id]).status.success());
+    a.assert_clean();
+}

@@ -222,8 +222,10 @@ fn scenario_existing_ancestors(mount: &Path) {
 
 fn scenario_processes(mount: &Path) {
     let area = Area::new(mount, "procs");
-    let parent = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None, Enable::Needed).unwrap();
-    let child_cg = Cgroup::create(mount, &area.top.join("ctr/sub"), &LinuxResources::default(), None, Enable::Needed).unwrap();
+    let parent =
+        Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None, Enable::Needed).unwrap();
+    let child_cg =
+        Cgroup::create(mount, &area.top.join("ctr/sub"), &LinuxResources::default(), None, Enable::Needed).unwrap();
     let mut a = sleeper(&parent);
     let mut b = sleeper(&child_cg);
     let mut pids = parent.pids().unwrap();
@@ -278,7 +280,8 @@ fn scenario_devices(mount: &Path) {
     let rules = container_rules(&[], &[]).unwrap();
     let prog = bpf::load_device_program(&devices::compile(&rules)).unwrap();
     drop(prog);
-    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), Some(&rules), Enable::Needed).unwrap();
+    let cg =
+        Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), Some(&rules), Enable::Needed).unwrap();
     assert_eq!(bpf::query(cg.fd()).unwrap().len(), 1);
     // Replacing leaves one program attached.
     let deny_all_but_zero: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(

@@ -300,6 +300,16 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                         }
                         parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
                     }
+                    Some((Msg::MountSources, Some(root))) => {
+                        let sources = crate::rootfs::open_bind_sources(spec, &bundle.dir, root.as_fd())
+                            .map_err(|e| ContainerError::Init(e.to_string()))?;
+                        for (i, fd) in sources {
+                            parent_end
+                                .send_fd(&Msg::MountSource(i as u32), fd.as_fd())
+                                .map_err(other("mount source"))?;
+                        }
+                        parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
+                    }
                     Some((Msg::Pty, Some(fd))) if opts.foreground && pty.is_none() => pty = Some(fd),
                     Some((Msg::Reborn(new), Some(fd))) if ns.unshare_after_join & libc::CLONE_NEWPID as u64 != 0 => {
                         // The first clone has forked the real init and exits.

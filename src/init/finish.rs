@@ -67,7 +67,12 @@ pub fn set_up_terminal(
     match socket {
         Some(sock) => console::send_fd_on(sock.as_fd(), pty.master.as_fd(), console::MASTER_NAME)
             .map_err(|e| format!("--console-socket: sending the pty master: {e}")),
-        None => chan.send_fd(&Msg::Pty, pty.master.as_fd()).map_err(|e| format!("sending the pty master: {e}")),
+        None => {
+            // nook relays it: "\n" stays "\n" (runc clears ONLCR on the pty
+            // it relays); done here, before the program can write.
+            console::clear_onlcr(pty.peer.as_fd())?;
+            chan.send_fd(&Msg::Pty, pty.master.as_fd()).map_err(|e| format!("sending the pty master: {e}"))
+        }
     }
 }
 

@@ -313,6 +313,9 @@ mod cloexec_tests {
         assert!(!cloexec(a), "below the first: left alone");
         assert!(cloexec(b));
         // SAFETY: our own dups.
-        unsafe { libc::close(a); libc::close(b) };
+        unsafe {
+            libc::close(a);
+            libc::close(b)
+        };
     }
 }
