@@ -137,6 +137,12 @@ impl Namespaces {
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
         self.join.iter().chain(&self.join_for_children).any(|(j, _)| *j == t)
     }
+
+    /// No mount namespace, new or joined: the container's mounts are made
+    /// in the host's.
+    pub fn in_host_mount_ns(&self) -> bool {
+        !self.has_new(LinuxNamespaceType::Mount) && !self.joins(LinuxNamespaceType::Mount)
+    }
 }
 
 /// setns into each namespace in `list`.

@@ -485,3 +485,61 @@ fn socket_activation_fds_are_passed_on_like_runc() {
     assert_eq!(s.trim(), "via-activation");
     b.assert_clean();
 }
+
+/// No `linux.namespaces` at all, as runc runs it (runtime-tools'
+/// linux_ns_itype): the container shares every namespace of nook's, its
+/// mounts are made in the host's mount namespace on a private bind of the
+/// rootfs and chroot'ed into, `exec` enters the same root, and delete
+/// detaches every one of those mounts (runc leaves them).
+#[test]
+fn a_container_without_namespaces_shares_the_hosts_and_leaves_no_mount() {
+    let b = Bundle::new("nons", &["sh", "-c", "cat /marker; sleep 100"]);
+    std::fs::write(b.dir.join("rootfs/marker"), "inside\n").unwrap();
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("namespaces");
+        c.as_object_mut().unwrap().remove("hostname");
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+    });
+    let rootfs = b.dir.join("rootfs");
+    let mounted = || {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mi.lines().filter(|l| l.contains(rootfs.to_str().unwrap())).count()
+    };
+    assert!(b.with_bundle("run", &["-d"]).status.success());
+    let pid = b.state()["pid"].as_i64().unwrap();
+    for ns in ["mnt", "pid", "net", "ipc", "uts", "cgroup"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(theirs, std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap(), "{ns}");
+    }
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), rootfs);
+    assert!(mounted() > 0, "the container's mounts are in the host's namespace");
+    let out = b.nook(&["exec", &b.id, "sh", "-c", "cat /marker; ls /proc/1/ns >/dev/null && echo proc"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert_eq!(stdout(&out), "inside\nproc\n");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    assert_eq!(mounted(), 0, "delete left mounts on the rootfs");
+    b.assert_clean();
+    // A failed create leaves none either.
+    b.edit(|c| c["process"]["args"] = serde_json::json!(["/nonexistent"]));
+    assert!(!b.with_bundle("create", &[]).status.success());
+    assert_eq!(mounted(), 0, "a failed create left mounts on the rootfs");
+    b.assert_clean();
+}
+
+#[test]
+fn masking_needs_a_mount_namespace() {
+    for field in ["maskedPaths", "readonlyPaths", "rootfsPropagation"] {
+        let b = Bundle::new("nons-mask", &["true"]);
+        b.edit(|c| {
+            c["linux"].as_object_mut().unwrap().remove("namespaces");
+            c.as_object_mut().unwrap().remove("hostname");
+            c["linux"]["maskedPaths"] = serde_json::json!([]);
+            c["linux"]["readonlyPaths"] = serde_json::json!([]);
+            c["linux"][field] =
+                if field == "rootfsPropagation" { "rprivate".into() } else { serde_json::json!(["/proc/kcore"]) };
+        });
+        assert_one_line_error(&b.with_bundle("run", &[]), &format!("linux.{field}: needs a mount namespace"));
+        b.assert_clean();
+    }
+}

@@ -49,6 +49,9 @@ struct Undo {
     child: Option<(i32, OwnedFd)>,
     /// The systemd unit started for the container, and its cgroup.
     unit: Option<(String, PathBuf)>,
+    /// Without a mount namespace: the rootfs, and the mount it showed
+    /// before init mounted anything there (see `rootfs::detach_host_mounts`).
+    host_mounts: Option<(PathBuf, u64)>,
 }
 
 impl Drop for Undo {
@@ -56,6 +59,11 @@ impl Drop for Undo {
         if let Some((pid, pidfd)) = self.child.take() {
             let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some((rootfs, below)) = self.host_mounts.take() {
+            if let Err(e) = crate::rootfs::detach_host_mounts(&rootfs, below) {
+                crate::logger::warn(&format!("cleaning up: {e}"));
+            }
         }
         if let Some((unit, _)) = &self.unit {
             if let Err(e) = cgroup::stop_unit(unit) {
@@ -166,7 +174,19 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     // is killed, what it made is found from state.json: the first save
     // already names the cgroup, so `delete --force` removes it and kills
     // whatever was born in it (an init blocked on the fifo, pid still 0).
-    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None, unit: None };
+    // Without a mount namespace, init mounts in the host's: on a bind of the
+    // rootfs, detached again by delete down to what the rootfs shows now.
+    let host_mounts = match ns.in_host_mount_ns() {
+        true => Some(crate::rootfs::mount_id_at(&bundle.rootfs).map_err(other("the rootfs's mount"))?),
+        false => None,
+    };
+    let mut undo = Undo {
+        dir: Some(ContainerDir::create(root, &opts.id)?),
+        cgroup: None,
+        child: None,
+        unit: None,
+        host_mounts: host_mounts.map(|id| (bundle.rootfs.clone(), id)),
+    };
     let dir = undo.dir.as_ref().expect("set");
     let created = state::rfc3339(std::time::SystemTime::now());
     let mut st = State {
@@ -181,6 +201,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         cgroup: Some(cg_dir.clone()),
         systemd_unit: place.systemd.as_ref().map(|u| u.unit_name()),
         hooks: spec.hooks().clone(),
+        host_rootfs_mount: host_mounts,
     };
     dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
@@ -344,6 +365,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             let (_, pidfd) = undo.child.take().expect("set");
             undo.cgroup = None;
             undo.unit = None;
+            undo.host_mounts = None;
             crate::logger::debug(|| format!("init {pid} ready"));
             let dir = undo.dir.take().expect("set");
             Ok(Created { dir, state: st, pidfd, pty })

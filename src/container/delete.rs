@@ -58,6 +58,10 @@ pub(super) fn destroy(dir: ContainerDir, st: &state::State) -> Result<()> {
         }
         kill_init(st)?;
     }
+    if let Some(below) = st.host_rootfs_mount {
+        crate::rootfs::detach_host_mounts(&st.rootfs, below)
+            .map_err(|e| ContainerError::Other(format!("detaching the container's mounts: {e}")))?;
+    }
     if let Some(unit) = &st.systemd_unit {
         // As runc: everything in the unit is killed first (systemd would
         // send SIGTERM and wait), then the unit is stopped.

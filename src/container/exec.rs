@@ -99,6 +99,12 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
             join.push((t, fd));
         }
     }
+    // A container in nook's own mount namespace has no mount namespace to
+    // join: the process enters init's root instead.
+    let root: Option<OwnedFd> = match join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
+        false => Some(std::fs::File::open(format!("/proc/{}/root", st.pid)).map_err(other("init's root"))?.into()),
+        true => None,
+    };
     let mut for_children = Vec::new();
     if let Some(fd) = ns_fd(st.pid, "pid")? {
         for_children.push((LinuxNamespaceType::Pid, fd));
@@ -150,6 +156,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
                 spec,
                 process: &opts.process,
                 join: &join,
+                root: root.as_ref(),
                 seccomp: seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 close,

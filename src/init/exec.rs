@@ -19,6 +19,9 @@ pub struct ExecArgs<'a> {
     pub process: &'a Process,
     /// The namespaces of the container's init to join, user first.
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
+    /// Init's root, entered with chroot when there is no mount namespace to
+    /// join (a container without one of its own).
+    pub root: Option<&'a OwnedFd>,
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub preserve_fds: u32,
     /// fds of nook's that the process must not keep.
@@ -67,6 +70,10 @@ fn setup(
         procfs()?.write("thread-self/oom_score_adj", &adj.to_string()).map_err(|e| format!("oomScoreAdj: {e}"))?;
     }
     namespaces::join_all(args.join).map_err(|e| e.to_string())?;
+    if let Some(root) = args.root {
+        nix::unistd::fchdir(root).map_err(|e| format!("entering the container's root: {e}"))?;
+        nix::unistd::chroot(".").map_err(|e| format!("entering the container's root: {e}"))?;
+    }
     let p = args.process;
     // Entering the mount namespace moved us to its root: the cwd must
     // resolve inside the container (CVE-2024-21626: never a leaked host

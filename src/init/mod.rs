@@ -180,6 +180,7 @@ fn setup(
         sources: &sources,
         procfs: args.procfs,
         joined_mount_ns: ns.joins(LinuxNamespaceType::Mount),
+        host_mount_ns: ns.in_host_mount_ns(),
         mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
     };
     let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;

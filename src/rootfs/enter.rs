@@ -23,6 +23,14 @@ pub fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
     nix::unistd::chdir("/").map_err(step("chdir /"))
 }
 
+/// Without a mount namespace of its own: the root is only chroot'ed into,
+/// nothing is moved or unmounted (those would be the host's mounts).
+pub fn chroot_only(root: BorrowedFd) -> Result<(), RootfsError> {
+    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
+    nix::unistd::chroot(".").map_err(step("chroot"))?;
+    nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
 /// `hide`: take the host's procfs and sysfs out first; not in a mount
 /// namespace joined by path, whose mounts are others' too.
 pub fn chroot_into(root: BorrowedFd, hide: bool) -> Result<(), RootfsError> {

@@ -54,6 +54,11 @@ pub struct Plan<'a> {
     /// The mount namespace was joined by path: its mounts are not only the
     /// container's, and `--no-pivot` leaves them as they are.
     pub joined_mount_ns: bool,
+    /// No mount namespace at all (runc allows it): the container's mounts
+    /// are made in the host's, below a private bind of the rootfs that
+    /// `delete` detaches ([`detach_host_mounts`]); `/` is never touched and
+    /// the root is entered with a plain chroot.
+    pub host_mount_ns: bool,
     /// nook's private procfs, if init has one: mountinfo is read through
     /// it (see `mountinfo::read`).
     pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
@@ -87,10 +92,18 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     // 1. Propagation of / (see propagation.rs): what the host shares with
     // the container stays shared only where the spec asks for it.
     let asked = propagation::parse(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    propagation::before_mounts(asked, plan.rootfs, plan.procfs)?;
+    if !plan.host_mount_ns {
+        propagation::before_mounts(asked, plan.rootfs, plan.procfs)?;
+    }
     // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
     mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(step("binding the rootfs onto itself"))?;
+    if plan.host_mount_ns {
+        // Out of /'s peer group: nothing mounted below it may reach the
+        // host's other mount namespaces.
+        mount(None::<&str>, plan.rootfs, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(step("making the rootfs private"))?;
+    }
     let root: OwnedFd = std::fs::File::open(plan.rootfs).map_err(step("opening the rootfs"))?.into();
 
     // 3. The spec's mounts, in order.
@@ -126,7 +139,9 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     (plan.before_pivot)().map_err(|e| RootfsError::Step("hooks", e))?;
 
     // 6. Enter the root.
-    if plan.no_pivot {
+    if plan.host_mount_ns {
+        enter::chroot_only(root.as_fd())?;
+    } else if plan.no_pivot {
         enter::chroot_into(root.as_fd(), !plan.joined_mount_ns)?;
     } else {
         enter::pivot_into(root.as_fd())?;
@@ -154,8 +169,40 @@ pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     }
 
     // 9. `shared` and `unbindable` once more, on the container's root.
-    propagation::after_pivot(asked)?;
+    if !plan.host_mount_ns {
+        propagation::after_pivot(asked)?;
+    }
     Ok(ReadOnly(ro_later))
+}
+
+/// The id of the mount that `rootfs` shows now (the topmost one there),
+/// as [`detach_host_mounts`] takes it.
+pub fn mount_id_at(rootfs: &Path) -> std::io::Result<u64> {
+    let fd = nix::fcntl::open(
+        rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    sys::mount_id(fd.as_fd())
+}
+
+/// For a container without a mount namespace, whose mounts were made in
+/// the host's: detaches what was mounted on `rootfs` since it showed the
+/// mount `below` (the bind [`prepare`] made, and with it every mount under
+/// it; anything the container stacked on its own root too), from the
+/// host's mount namespace, by `delete` and a failed `create`. A rootfs
+/// that shows `below` again, or is gone, is done.
+pub fn detach_host_mounts(rootfs: &Path, below: u64) -> std::io::Result<()> {
+    for _ in 0..16 {
+        match mount_id_at(rootfs) {
+            Ok(id) if id == below => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW)?;
+    }
+    Err(std::io::Error::other(format!("{}: mounts are still stacked on it", rootfs.display())))
 }
 
 /// The container's /dev/null, for masking files: opened without following

@@ -73,7 +73,17 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     }
     let has_new = |t: LinuxNamespaceType| seen.contains(&t);
     if !has_new(LinuxNamespaceType::Mount) {
-        return Err(inv("linux.namespaces", "a mount namespace is required"));
+        // As runc: the container may share the host's mount namespace (its
+        // mounts are made there, and detached by delete), but nothing can
+        // be masked or made read-only there for it alone.
+        let needs_mntns = [
+            ("linux.maskedPaths", linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())),
+            ("linux.readonlyPaths", linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())),
+            ("linux.rootfsPropagation", linux.rootfs_propagation().as_ref().is_some_and(|p| !p.is_empty())),
+        ];
+        if let Some((field, _)) = needs_mntns.iter().find(|(_, set)| *set) {
+            return Err(inv(*field, "needs a mount namespace (linux.namespaces has none)"));
+        }
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(LinuxNamespaceType::Uts) {
         return Err(inv("hostname", "setting the hostname needs a uts namespace"));

@@ -110,6 +110,12 @@ pub struct State {
     /// whole config is kept beside, in config.json (see `load_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Without a mount namespace of its own, the container's mounts are
+    /// made in the host's, on a bind of the rootfs: this is the id of the
+    /// mount the rootfs path showed before, down to which `delete` detaches
+    /// (see `rootfs::detach_host_mounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mount: Option<u64>,
 }
 
 /// The runtime-spec state plus runc's extra fields, as `nook state` prints it.
@@ -350,6 +356,7 @@ pub fn placeholder(id: &str) -> State {
         cgroup: None,
         systemd_unit: None,
         hooks: None,
+        host_rootfs_mount: None,
     }
 }
 

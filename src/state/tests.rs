@@ -100,6 +100,7 @@ fn state_dir_is_exclusive_and_removable() {
         cgroup: None,
         systemd_unit: None,
         hooks: None,
+        host_rootfs_mount: None,
     };
     dir.save(&st).unwrap();
     assert_eq!(dir.load().unwrap().id, "c1");
