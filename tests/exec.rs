@@ -114,22 +114,34 @@ fn exec_forwards_signals_to_the_process() {
     assert_eq!(child.wait().unwrap().code(), Some(42));
 }
 
+/// A failed exec is one line, "exec failed: …", and exit 255, as runc's
+/// (`fatalWithCode(…, 255)`): callers tell a failed exec from the
+/// program's own exit code by it.
+fn assert_exec_failed(out: &std::process::Output, needle: &str) {
+    assert_one_line_error(out, needle);
+    assert!(stderr(out).contains("exec failed: "), "{}", stderr(out));
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(out));
+}
+
 #[test]
 fn exec_bad_input_is_one_line() {
     let b = running("exec-bad");
-    assert_one_line_error(&b.nook(&["exec", &b.id, "no-such-program"]), "executable file not found");
-    assert_one_line_error(&b.nook(&["exec", "no-such-container", "true"]), "does not exist");
-    assert_one_line_error(&b.nook(&["exec", &b.id]), "a command is required");
-    assert_one_line_error(&b.nook(&["exec", "-u", "root", &b.id, "true"]), "uid must be a number");
-    assert_one_line_error(&b.nook(&["exec", "--cap", "CAP_BOGUS", &b.id, "true"]), "unknown capability");
-    assert_one_line_error(&b.nook(&["exec", "--preserve-fds", "9", &b.id, "true"]), "is not open");
+    assert_exec_failed(&b.nook(&["exec", &b.id, "no-such-program"]), "executable file not found");
+    assert_exec_failed(&b.nook(&["exec", "no-such-container", "true"]), "does not exist");
+    assert_exec_failed(&b.nook(&["exec", &b.id]), "process args cannot be empty");
+    assert_exec_failed(&b.nook(&["exec", "-u", "root", &b.id, "true"]), "uid must be a number");
+    assert_exec_failed(&b.nook(&["exec", "--cap", "CAP_BOGUS", &b.id, "true"]), "unknown capability");
+    assert_exec_failed(&b.nook(&["exec", "--preserve-fds", "9", &b.id, "true"]), "is not open");
+    let missing = b.dir.join("no-such-dir/exec.pid");
+    let out = b.nook(&["exec", "--pid-file", missing.to_str().unwrap(), &b.id, "true"]);
+    assert_exec_failed(&out, "no-such-dir");
     assert!(b.nook(&["kill", &b.id, "KILL"]).status.success());
     let t = Instant::now();
     while b.status() != "stopped" {
         assert!(t.elapsed() < Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "not running");
+    assert_exec_failed(&b.nook(&["exec", &b.id, "true"]), "not running");
 }
 
 #[test]
@@ -162,7 +174,8 @@ fn exec_ends_cleanly_when_the_container_dies_first() {
 fn exec_into_a_paused_container_is_refused() {
     let b = running("exec-paused");
     assert!(b.nook(&["pause", &b.id]).status.success());
-    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "paused");
+    let out = b.nook(&["exec", &b.id, "true"]);
+    assert_exec_failed(&out, "cannot exec in a paused container (use --ignore-paused to override)");
     assert!(b.nook(&["resume", &b.id]).status.success());
     assert!(b.nook(&["exec", &b.id, "true"]).status.success());
 }

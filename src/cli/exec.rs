@@ -77,7 +77,8 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
         });
     }
     if a.command.is_empty() {
-        anyhow::bail!("exec: a command is required (or --process)");
+        // runc's words.
+        anyhow::bail!("process args cannot be empty");
     }
     let config = crate::state::load_config(&cli.root.join(&a.id)).map_err(|e| match e {
         crate::state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {

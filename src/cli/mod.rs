@@ -171,6 +171,8 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             let (code, msg) = match command {
+                // runc: `fatalWithCode(fmt.Errorf("exec failed: %w", err), 255)`.
+                Command::Exec(_) => (255, format!("exec failed: {e}")),
                 _ if e.is::<NoHelpTopic>() => (3, e.to_string()),
                 _ => (1, e.to_string()),
             };

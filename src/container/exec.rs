@@ -60,7 +60,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
             return Err(ContainerError::WrongState {
                 id: opts.id.clone(),
                 status: c.status,
-                msg: "cannot exec in a paused container (use --ignore-paused)",
+                msg: "cannot exec in a paused container (use --ignore-paused to override)",
             })
         }
         s => {
