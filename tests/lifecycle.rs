@@ -78,6 +78,31 @@ fn kill_default_is_sigterm_and_reaches_a_created_container() {
     b.assert_clean();
 }
 
+/// Signal 0 only checks (kill(2)): accepted as runc accepts it, with and
+/// without --all, and nothing is signalled. --all also takes the signals
+/// nix cannot name (the real-time ones: RTMIN+3 is 37 with glibc).
+#[test]
+fn kill_signal_0_checks_and_all_takes_any_signal() {
+    let b = Bundle::new("sig0", &["sh", "-c", "trap 'echo rt >> /rt' 37; while true; do sleep 0.05; done"]);
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    assert!(b.with_bundle("run", &["--detach"]).status.success());
+    for args in [&["kill", &b.id, "0"][..], &["kill", "-a", &b.id, "0"], &["kill", "--all", &b.id, "0"]] {
+        let out = b.nook(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(b.status(), "running");
+    let out = b.nook(&["kill", "--all", &b.id, "RTMIN+3"]);
+    assert!(out.status.success(), "kill --all RTMIN+3: {}", stderr(&out));
+    let rt = b.dir.join("rootfs/rt");
+    let t = Instant::now();
+    while !rt.exists() {
+        assert!(t.elapsed() < Duration::from_secs(5), "the trap never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
 #[test]
 fn delete_force_kills_a_running_container() {
     let b = Bundle::new("force", &["sleep", "100"]);

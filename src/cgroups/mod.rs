@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 pub use devices::{container_rules, DeviceRule};
@@ -389,11 +387,12 @@ impl Cgroup {
         Ok(read(&self.path, "cgroup.freeze")?.trim() == "1")
     }
 
-    /// Signal every process in the cgroup tree. SIGKILL uses `cgroup.kill`
-    /// (kernel ≥ 5.14) when present; other signals, or older kernels, signal
-    /// each pid from `cgroup.procs`.
-    pub fn kill_all(&self, signal: Signal) -> Result<()> {
-        if signal == Signal::SIGKILL {
+    /// Signal every process in the cgroup tree with `sig`, any number
+    /// kill(2) takes (0 only checks, as runc's `kill --all ID 0`). SIGKILL
+    /// uses `cgroup.kill` (kernel ≥ 5.14) when present; other signals, or
+    /// older kernels, signal each pid from `cgroup.procs`.
+    pub fn kill_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
             match write_raw(&self.path, "cgroup.kill", "1") {
                 Ok(()) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -401,9 +400,11 @@ impl Cgroup {
             }
         }
         for pid in self.pids()? {
-            match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(CgroupError::io("kill", format!("pid {pid}"), e.into())),
+            match crate::sys::kill(pid, sig) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(CgroupError::io("kill", format!("pid {pid}"), e))
+                }
+                _ => {}
             }
         }
         Ok(())

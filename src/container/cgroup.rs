@@ -143,7 +143,6 @@ pub fn signal_all(path: &Path, sig: i32) -> Result<(), CgroupError> {
     if !path.exists() {
         return Ok(());
     }
-    let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| CgroupError::io("signal", path, e.into()))?;
     // systemd removes an emptied unit's cgroup on its own: gone meanwhile
     // is gone.
     match Cgroup::open(path).and_then(|cg| cg.kill_all(sig)) {
@@ -164,6 +163,6 @@ pub fn remove(path: &Path) -> Result<(), CgroupError> {
     if cg.paused().unwrap_or(false) {
         let _ = cg.thaw();
     }
-    let _ = cg.kill_all(nix::sys::signal::Signal::SIGKILL);
+    let _ = cg.kill_all(libc::SIGKILL);
     cg.destroy()
 }

@@ -7,10 +7,11 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Parses a signal as runc does: a name with or without `SIG`, any case,
-/// or a number.
+/// or a number; 0 (runc passes it on: the kernel only checks that the
+/// process exists and may be signalled) up to SIGRTMAX.
 pub fn parse_signal(s: &str) -> std::result::Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err(format!("invalid signal {s:?}")) };
+        return if (0..=libc::SIGRTMAX()).contains(&n) { Ok(n) } else { Err(format!("invalid signal {s:?}")) };
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
@@ -60,8 +61,9 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("term").unwrap(), 15);
         assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("0").unwrap(), 0);
         assert_eq!(parse_signal("SIGRTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        for bad in ["SIGFOO", "0", "65", "-1", "", "RTMIN+99"] {
+        for bad in ["SIGFOO", "65", "-1", "", "RTMIN+99"] {
             assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
         }
     }
