@@ -212,6 +212,38 @@ fn kill_all_ends_every_process() {
     }
 }
 
+/// A container without its own pid namespace leaves its init's children
+/// behind in its cgroup when init exits: stopped, yet not empty. As runc,
+/// `ps` lists them and `kill --all` signals them (containerd's shim calls
+/// exactly `kill --all ID KILL` then); `kill` without --all is refused.
+#[test]
+fn a_stopped_container_with_processes_left_is_listed_and_killed_with_all() {
+    let b = Bundle::new("leftover", &["sh", "-c", "sleep 100 & exit 0"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    wait_status(&b, "stopped");
+    let procs = b.cgroup_dir().join("cgroup.procs");
+    let left: Vec<i64> = std::fs::read_to_string(&procs).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(left.len(), 1, "the sleep should be left in the cgroup: {left:?}");
+    let listed: Vec<i64> = serde_json::from_str(&ok(&b.nook(&["ps", "--format", "json", &b.id]), "ps")).unwrap();
+    assert_eq!(listed, left);
+    assert_one_line_error(&b.nook(&["kill", &b.id, "KILL"]), "container not running");
+    ok(&b.nook(&["kill", "--all", &b.id, "KILL"]), "kill --all of a stopped container");
+    let t = Instant::now();
+    while !std::fs::read_to_string(&procs).unwrap_or_default().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(5), "the left process was not killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing left: still fine, as runc.
+    ok(&b.nook(&["kill", "--all", &b.id, "KILL"]), "kill --all of an empty stopped container");
+    ok(&b.nook(&["delete", &b.id]), "delete");
+    b.assert_clean();
+    assert_one_line_error(&b.nook(&["kill", "--all", &b.id, "KILL"]), "does not exist");
+}
+
 #[test]
 fn the_commands_refuse_unknown_and_stopped_containers() {
     let b = Bundle::new("refuse", &["true"]);
@@ -232,11 +264,16 @@ fn the_commands_refuse_unknown_and_stopped_containers() {
     // Stopped.
     ok(&b.nook(&["start", &b.id]), "start");
     wait_status(&b, "stopped");
-    for cmd in [&["pause"][..], &["ps"], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]] {
+    for cmd in [&["pause"][..], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]] {
         let mut a = cmd.to_vec();
         a.push(&b.id);
         assert_one_line_error(&b.nook(&a), "container not running");
     }
+    // ps of a stopped container lists nothing and succeeds, as runc's
+    // (whose json is its nil slice: null).
+    assert_eq!(ok(&b.nook(&["ps", "--format", "json", &b.id]), "ps json").trim(), "null");
+    let table = ok(&b.nook(&["ps", &b.id]), "ps");
+    assert!(table.lines().count() == 1 && table.contains("PID"), "only the header: {table}");
     assert_one_line_error(&b.nook(&["resume", &b.id]), "container not paused");
     ok(&b.nook(&["delete", &b.id]), "delete");
     b.assert_clean();

@@ -23,14 +23,23 @@ pub fn parse_signal(s: &str) -> std::result::Result<i32, String> {
     name.parse::<Signal>().map(|s| s as i32).map_err(|_| format!("invalid signal {s:?}"))
 }
 
+/// Signals init, or with `all` every process in the container's cgroup.
+/// As runc, `--all` works on a stopped container too: whatever is still in
+/// its cgroup is signalled (a container without its own pid namespace can
+/// leave processes behind when its init exits, and containerd cleans up
+/// with exactly `kill --all ID KILL`); a cgroup that is gone is fine.
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = load(root, id)?;
-    if matches!(c.status, Status::Stopped | Status::Creating) {
+    let stopped = c.status == Status::Stopped;
+    if c.status == Status::Creating || (stopped && !all) {
         return Err(ContainerError::WrongState { id: id.into(), status: c.status, msg: "container not running" });
     }
     if all {
-        let cg = c.state.cgroup.as_ref().ok_or_else(|| ContainerError::Other("the container has no cgroup".into()))?;
-        return Ok(cgroup::signal_all(cg, sig)?);
+        return match c.state.cgroup.as_ref() {
+            Some(cg) => Ok(cgroup::signal_all(cg, sig)?),
+            None if stopped => Ok(()),
+            None => Err(ContainerError::Other("the container has no cgroup".into())),
+        };
     }
     signal_init(&c.state, sig)
 }
