@@ -170,6 +170,30 @@ fn exec_ends_cleanly_when_the_container_dies_first() {
     b.assert_clean();
 }
 
+/// `exec --cgroup` (runc's sub-cgroup form, cgroup v2): the process is
+/// born in an existing sub-cgroup of the container's; paths that leave the
+/// container's cgroup, missing ones and named controllers are refused.
+#[test]
+fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
+    let b = running("exec-subcg");
+    std::fs::create_dir(b.cgroup_dir().join("sub")).unwrap();
+    for arg in ["sub", ":sub", "/sub", "x/../sub"] {
+        let out = b.nook(&["exec", "--cgroup", arg, &b.id, "cat", "/proc/self/cgroup"]);
+        assert!(out.status.success(), "--cgroup {arg}: {}", stderr(&out));
+        assert!(stdout(&out).lines().any(|l| l == "0::/sub"), "--cgroup {arg}: {}", stdout(&out));
+    }
+    let out = b.nook(&["exec", "--cgroup", "/", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(stdout(&out).lines().any(|l| l == "0::/"), "--cgroup /: {}", stdout(&out));
+    let out = b.nook(&["exec", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(stdout(&out).lines().any(|l| l == "0::/"), "no --cgroup: {}", stdout(&out));
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "..", &b.id, "true"]), ".. is not a sub cgroup path");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "nonexistent", &b.id, "true"]), "nonexistent: No such file");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "hugetlb:sub", &b.id, "true"]), "unknown controller hugetlb");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "a", "--cgroup", "b", &b.id, "true"]), "missing <controller>:");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
 #[test]
 fn exec_into_a_paused_container_is_refused() {
     let b = running("exec-paused");

@@ -13,6 +13,7 @@ use crate::sys::{self, Forked};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,26 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Receives the pty master (with a terminal).
     pub console_socket: Option<PathBuf>,
+    /// `--cgroup`: a sub-cgroup of the container's to run the process in,
+    /// relative to it (a leading `/` too, as runc joins it).
+    pub sub_cgroup: Option<String>,
+}
+
+/// The directory of `sub` below the container's cgroup `base`, resolved
+/// lexically as runc's `path.Join` does; it must stay below `base`.
+fn sub_cgroup_dir(base: &Path, sub: &str) -> Result<PathBuf> {
+    let mut rel = PathBuf::new();
+    for c in Path::new(sub).components() {
+        match c {
+            std::path::Component::Normal(n) => rel.push(n),
+            std::path::Component::ParentDir if rel.pop() => {}
+            std::path::Component::ParentDir => {
+                return Err(ContainerError::Other(format!("--cgroup {sub}: {sub} is not a sub cgroup path")))
+            }
+            _ => {}
+        }
+    }
+    Ok(base.join(rel))
 }
 
 /// Namespace types in the order a process joins them (user first: it owns
@@ -106,11 +127,21 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     if let Some(fd) = ns_fd(st.pid, "time")? {
         for_children.push((LinuxNamespaceType::Time, fd));
     }
-    let cgroup: Option<OwnedFd> = match &st.cgroup {
-        Some(p) => {
+    let cgroup: Option<OwnedFd> = match (&st.cgroup, &opts.sub_cgroup) {
+        (Some(p), None) => {
             Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into())
         }
-        None => None,
+        (Some(p), Some(sub)) => {
+            let dir = sub_cgroup_dir(p, sub)?;
+            let f = std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&dir)
+                .map_err(|e| ContainerError::Other(format!("--cgroup {sub}: adding the process to {}: {e}", dir.display())))?;
+            Some(f.into())
+        }
+        (None, Some(_)) => return Err(ContainerError::Other("--cgroup: the container has no cgroup".into())),
+        (None, None) => None,
     };
     // The fds above name the container's namespaces only if its init is
     // still the process we started (not a recycled pid).
