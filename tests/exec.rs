@@ -194,6 +194,29 @@ fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
     b.assert_clean();
 }
 
+/// A container that gave its top cgroup domain controllers for children of
+/// its own (init moved into a sub-cgroup, as systemd in a container does)
+/// has no room there for processes: exec joins init's cgroup, as runc
+/// does, unless `--cgroup` names the place.
+#[test]
+fn exec_joins_inits_cgroup_when_the_containers_is_busy() {
+    let b = Bundle::new("exec-busy", &["sleep", "1000"]);
+    // A hugetlb limit makes the controller available to the container's
+    // cgroup (the only one this host's v2 hierarchy has).
+    b.edit(|c| c["linux"]["resources"]["hugepageLimits"] = serde_json::json!([{"pageSize": "2MB", "limit": 0}]));
+    assert!(b.with_bundle("run", &["--detach"]).status.success());
+    let cg = b.cgroup_dir();
+    std::fs::create_dir(cg.join("init")).unwrap();
+    std::fs::write(cg.join("init/cgroup.procs"), b.state()["pid"].to_string()).unwrap();
+    std::fs::write(cg.join("cgroup.subtree_control"), "+hugetlb").unwrap();
+    let out = b.nook(&["exec", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == "0::/init"), "{}", stdout(&out));
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "/", &b.id, "true"]), "Device or resource busy");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
 #[test]
 fn exec_into_a_paused_container_is_refused() {
     let b = running("exec-paused");

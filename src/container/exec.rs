@@ -71,6 +71,15 @@ fn ns_fd(pid: i32, name: &str) -> Result<Option<OwnedFd>> {
     Ok(Some(f.into()))
 }
 
+/// The cgroup the container's init is in now (its own sub-cgroup, when it
+/// moved itself), opened.
+fn init_cgroup(pid: i32) -> Option<OwnedFd> {
+    let content = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = crate::cgroups::path::parse_proc_cgroup(&content)?.trim_start_matches('/').to_owned();
+    let dir = crate::cgroups::cgroup2_mount().ok()?.join(rel);
+    std::fs::File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir).ok().map(Into::into)
+}
+
 pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     super::create::check_preserved_fds(opts.preserve_fds)?;
     let c = load(root, &opts.id)?;
@@ -127,7 +136,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     if let Some(fd) = ns_fd(st.pid, "time")? {
         for_children.push((LinuxNamespaceType::Time, fd));
     }
-    let cgroup: Option<OwnedFd> = match (&st.cgroup, &opts.sub_cgroup) {
+    let mut cgroup: Option<OwnedFd> = match (&st.cgroup, &opts.sub_cgroup) {
         (Some(p), None) => {
             Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into())
         }
@@ -165,7 +174,18 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     }
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
     let restore = namespaces::enter_for_children(&for_children)?;
-    let forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
+    let mut forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
+    // A container that enabled domain controllers for cgroups of its own
+    // (systemd in a container does) has no room for processes in its top
+    // cgroup (EBUSY): as runc, join init's cgroup instead, unless --cgroup
+    // named the place.
+    if matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EBUSY)) && opts.sub_cgroup.is_none() {
+        if let Some(fd) = init_cgroup(st.pid) {
+            crate::logger::debug(|| "the container's cgroup is busy: joining init's".into());
+            forked = sys::clone3(0, Some(fd.as_fd()));
+            cgroup = Some(fd);
+        }
+    }
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
     if !matches!(forked, Ok(Forked::Child)) {
