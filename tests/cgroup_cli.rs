@@ -278,3 +278,80 @@ fn the_commands_refuse_unknown_and_stopped_containers() {
     ok(&b.nook(&["delete", &b.id]), "delete");
     b.assert_clean();
 }
+
+/// A cgroup the test made itself, and a process it put there: on drop
+/// (also when an assertion fails) thawed, emptied and removed.
+struct OwnCgroup {
+    dir: std::path::PathBuf,
+    squatter: Option<std::process::Child>,
+}
+
+impl Drop for OwnCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("cgroup.freeze"), "0");
+        if let Some(c) = self.squatter.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A cgroup that already holds processes gets runc 1.1's warning, and the
+/// container still runs in it.
+#[test]
+fn a_cgroup_that_holds_processes_is_a_warning() {
+    let b = Bundle::new("nonempty", &["sleep", "100"]);
+    std::fs::create_dir(b.cgroup_dir()).unwrap();
+    let squatter = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    std::fs::write(b.cgroup_dir().join("cgroup.procs"), squatter.id().to_string()).unwrap();
+    let mut own = OwnCgroup { dir: b.cgroup_dir(), squatter: Some(squatter) };
+    let out = b.with_bundle("run", &["-d"]);
+    assert!(out.status.success(), "run -d: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(r#"level=warning msg="container's cgroup is not empty: 1 process(es) found""#),
+        "no warning in {err:?}"
+    );
+    assert_eq!(b.status(), "running");
+    // delete --force kills everything in the cgroup, the squatter too.
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete --force");
+    assert!(!own.squatter.take().unwrap().wait().unwrap().success());
+    b.assert_clean();
+}
+
+/// A cgroup frozen before create would hold init frozen before it could
+/// report ready: create fails at once, in runc's words, and leaves nothing
+/// of its own (the frozen cgroup is the caller's).
+#[test]
+fn a_frozen_cgroup_fails_create_at_once() {
+    let b = Bundle::new("frozen", &["true"]);
+    let own = OwnCgroup { dir: b.cgroup_dir(), squatter: None };
+    std::fs::create_dir(&own.dir).unwrap();
+    std::fs::write(own.dir.join("cgroup.freeze"), "1").unwrap();
+    let mut c = b.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = std::fs::write(own.dir.join("cgroup.freeze"), "0");
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("create hung on a frozen cgroup");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("container's cgroup unexpectedly frozen"), "{err}");
+    assert!(err.contains(own.dir.to_str().unwrap()), "{err}");
+    assert!(!b.root.join(&b.id).exists(), "state dir left behind");
+    assert_eq!(std::fs::read_to_string(own.dir.join("cgroup.procs")).unwrap(), "");
+    drop(own);
+    b.assert_clean();
+}

@@ -57,6 +57,8 @@ pub enum CgroupError {
     Annotation(#[from] systemd::AnnotationError),
     #[error("device cgroup program: {op}: {source}")]
     Bpf { op: &'static str, source: io::Error },
+    #[error("container's cgroup unexpectedly frozen: {dir} is frozen (write 0 to its cgroup.freeze to thaw it)")]
+    Frozen { dir: PathBuf },
 }
 
 impl CgroupError {
@@ -385,6 +387,15 @@ impl Cgroup {
     /// Whether the cgroup is frozen (asked to freeze), from `cgroup.freeze`.
     pub fn paused(&self) -> Result<bool> {
         Ok(read(&self.path, "cgroup.freeze")?.trim() == "1")
+    }
+
+    /// Whether anything born here now would be frozen: the cgroup was asked
+    /// to freeze, or is frozen through an ancestor (`cgroup.events`). The
+    /// root cgroup, which has neither file, never is.
+    pub fn frozen(&self) -> bool {
+        let asked = read_opt(&self.path, "cgroup.freeze").is_some_and(|f| f.trim() == "1");
+        let events = read_opt(&self.path, "cgroup.events").unwrap_or_default();
+        asked || stats::parse_flat_keyed(&events).get("frozen") == Some(&1)
     }
 
     /// Signal every process in the cgroup tree with `sig`, any number

@@ -154,6 +154,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
 
     let place = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
     let (cg_mount, cg_dir) = (&place.mount, &place.dir);
+    cgroup::check_place(cg_dir)?;
     let device_rules = cgroup::device_rules(linux)?;
     // systemd makes the cgroup once init exists: every limit and unit
     // property is checked now, before any unit is made.
