@@ -24,8 +24,13 @@ pub struct Listener {
 pub fn connect_listener(spec: &Spec, id: &str, bundle: &Path) -> Result<Listener, String> {
     let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).ok_or("linux.seccomp: missing")?;
     let path = sc.listener_path().clone().ok_or("linux.seccomp.listenerPath: needed for SCMP_ACT_NOTIFY")?;
-    let stream = std::os::unix::net::UnixStream::connect(&path)
-        .map_err(|e| format!("linux.seccomp.listenerPath {}: {e}", path.display()))?;
+    // runc's words, which callers and runc's tests look for.
+    let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        format!(
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile: {}: {e}",
+            path.display()
+        )
+    })?;
     // The host's /proc: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self")
         .ok()
