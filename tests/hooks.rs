@@ -115,3 +115,18 @@ fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
     b.assert_clean();
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "poststop\npoststop\n");
 }
+
+/// createContainer hooks run with the container's rootfs as working
+/// directory, as runc runs them (the path as the runtime's namespace names
+/// it: they run before the pivot).
+#[test]
+fn create_container_hooks_run_in_the_rootfs() {
+    let b = Bundle::new("cc-cwd", &["true"]);
+    let out_file = b.dir.join("cc-cwd");
+    b.edit(|c| c["hooks"] = json!({"createContainer": [hook(&format!("pwd -P > {}", out_file.display()))]}));
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rootfs = std::fs::canonicalize(b.dir.join("rootfs")).unwrap();
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap().trim_end(), rootfs.to_str().unwrap());
+    b.assert_clean();
+}

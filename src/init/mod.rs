@@ -149,6 +149,7 @@ fn setup(
         Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
     };
     let hooks = args.spec.hooks().as_ref();
+    let joins_mount = args.namespaces.joins(LinuxNamespaceType::Mount);
     let before_pivot = || -> Result<(), String> {
         let Some(h) = hooks else { return Ok(()) };
         if !Kind::Prestart.of(h).is_empty() || !Kind::CreateRuntime.of(h).is_empty() {
@@ -158,9 +159,21 @@ fn setup(
                 _ => return Err("the runtime did not finish the createRuntime hooks".into()),
             }
         }
+        if Kind::CreateContainer.of(h).is_empty() {
+            return Ok(());
+        }
+        // As runc: createContainer hooks run in the container's rootfs (as
+        // the runtime's namespace names it, before the pivot). A joined
+        // mount namespace need not hold that path: then they run where
+        // init is.
+        if let Err(e) = nix::unistd::chdir(args.rootfs) {
+            if !joins_mount {
+                return Err(format!("hooks.createContainer: entering the rootfs {}: {e}", args.rootfs.display()));
+            }
+        }
         crate::hooks::run(hooks, Kind::CreateContainer, &hook_state(args, "creating")).map_err(|e| e.to_string())
     };
-    if !args.namespaces.joins(LinuxNamespaceType::Mount) {
+    if !joins_mount {
         let plan = rootfs::Plan {
             before_pivot: &before_pivot,
             spec: args.spec,
