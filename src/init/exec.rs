@@ -44,6 +44,7 @@ pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
             seccomp: args.seccomp,
             listener,
             preserve_fds: args.preserve_fds,
+            before_exec: None,
         };
         finish(f)
     })

@@ -95,6 +95,10 @@ pub struct Finish<'a> {
     pub listener: Option<Listener>,
     /// fds 3 .. 3+preserve_fds are handed to the program.
     pub preserve_fds: u32,
+    /// Runs last before the exec, with everything in place (the container's
+    /// startContainer hooks, as runc runs them: under the seccomp filter,
+    /// as the process's user, and with no fd of nook's left to inherit).
+    pub before_exec: Option<&'a dyn Fn() -> Result<(), String>>,
 }
 
 /// Becomes the process's user and execs its program; returns only an error.
@@ -132,6 +136,9 @@ pub fn finish(f: Finish) -> Result<(), String> {
     // what nook itself needs.
     if nnp {
         install_seccomp(f.seccomp, listener)?;
+    }
+    if let Some(hooks) = f.before_exec {
+        hooks()?;
     }
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();

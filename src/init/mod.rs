@@ -67,7 +67,9 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
         wait_for_start(&args.fifo, chan)?;
         let started = || {
             let state = hook_state(&args, "created");
-            crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())?;
+            let hooks = || {
+                crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())
+            };
             let process = args.spec.process().as_ref().expect("validated");
             finish(Finish {
                 process,
@@ -75,6 +77,7 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
                 seccomp: args.seccomp,
                 listener,
                 preserve_fds: args.preserve_fds,
+                before_exec: Some(&hooks),
             })
         };
         // Only an error comes back: `start` reads it from the fifo once we
