@@ -154,7 +154,6 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
 
     let place = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
     let (cg_mount, cg_dir) = (&place.mount, &place.dir);
-    cgroup::check_place(cg_dir)?;
     let device_rules = cgroup::device_rules(linux)?;
     // systemd makes the cgroup once init exists: every limit and unit
     // property is checked now, before any unit is made.
@@ -169,6 +168,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     // whatever was born in it (an init blocked on the fifo, pid still 0).
     let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, child: None, unit: None };
     let dir = undo.dir.as_ref().expect("set");
+    // Once the id is known to be new (as runc, which checks it first).
+    cgroup::check_place(cg_dir)?;
     let created = state::rfc3339(std::time::SystemTime::now());
     let mut st = State {
         oci_version: spec.version().clone(),
