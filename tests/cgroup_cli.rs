@@ -131,6 +131,24 @@ fn update_changes_a_live_hugetlb_limit() {
     assert_eq!(ev["data"]["hugetlb"]["2MB"]["max"], 8388608);
 }
 
+/// runc reads resources with Go's decoder, which matches keys ignoring
+/// case; callers write `pagesize` and `hugePageLimits` and rely on it.
+/// nook reads `linux.resources` and `update --resources` the same way.
+#[test]
+fn resource_keys_are_matched_ignoring_case_as_runc_does() {
+    let b = Bundle::new("gokeys", &["sleep", "100"]);
+    b.edit(|c| c["linux"]["resources"]["hugePageLimits"] = json!([{"pagesize": "2MB", "Limit": 4194304}]));
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    let max = b.cgroup_dir().join("hugetlb.2MB.max");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "4194304");
+    let file = b.dir.join("res.json");
+    std::fs::write(&file, r#"{"HugepageLimits": [{"PAGESIZE": "2MB", "limit": 8388608}]}"#).unwrap();
+    ok(&b.nook(&["update", "--resources", file.to_str().unwrap(), &b.id]), "update -r FILE");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "8388608");
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete --force");
+    b.assert_clean();
+}
+
 #[test]
 fn a_failed_update_names_the_problem_and_changes_nothing() {
     let b = running("updfail", &["sleep", "100"]);

@@ -94,6 +94,22 @@ fn exec_process_json_and_detach_with_pid_file() {
     }
 }
 
+/// A process.json without `user` runs as uid 0, gid 0: runc's decoder
+/// leaves the zero value, and callers leave the field out.
+#[test]
+fn exec_process_json_without_user_runs_as_root() {
+    let b = running("exec-nouser");
+    let pj = b.dir.join("process.json");
+    std::fs::write(&pj, r#"{"args":["id"],"cwd":"/","env":["PATH=/bin"]}"#).unwrap();
+    let out = b.nook(&["exec", "--process", pj.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out);
+    assert!(id.starts_with("uid=0") && id.contains(" gid=0"), "{id}");
+    // `cwd` is still required, as runc requires it.
+    std::fs::write(&pj, r#"{"args":["id"]}"#).unwrap();
+    assert_one_line_error(&b.nook(&["exec", "--process", pj.to_str().unwrap(), &b.id]), "cwd");
+}
+
 #[test]
 fn exec_forwards_signals_to_the_process() {
     let b = running("exec-signal");

@@ -103,6 +103,25 @@ fn kill_signal_0_checks_and_all_takes_any_signal() {
     b.assert_clean();
 }
 
+/// `"path": ""` in a namespace entry means a new namespace, as runc's
+/// decoder reads it (an empty string is no path).
+#[test]
+fn an_empty_namespace_path_is_a_new_namespace() {
+    let b = Bundle::new("emptypath", &["readlink", "/proc/self/ns/uts"]);
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            ns["path"] = "".into();
+        }
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let host = std::fs::read_link("/proc/self/ns/uts").unwrap();
+    let inside = stdout(&out);
+    assert!(inside.starts_with("uts:["), "{inside}");
+    assert_ne!(inside.trim(), host.to_str().unwrap(), "the uts namespace must be new");
+    b.assert_clean();
+}
+
 #[test]
 fn delete_force_kills_a_running_container() {
     let b = Bundle::new("force", &["sleep", "100"]);

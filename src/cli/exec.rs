@@ -72,7 +72,7 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
             anyhow::bail!("exec: give either --process or a command, not both");
         }
         // Fields are named as in config.json (`process.cwd`), as runc does.
-        return crate::spec::read_json(p, crate::spec::MAX_CONFIG_BYTES).map_err(|e| match e {
+        return crate::spec::read_doc(p, crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Process).map_err(|e| match e {
             crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
                 crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
             }
