@@ -174,6 +174,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     }
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
     let restore = namespaces::enter_for_children(&for_children)?;
+    crate::logger::debug(|| "=> nsexec container setup".into());
     let mut forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
     // A container that enabled domain controllers for cgroups of its own
     // (systemd in a container does) has no room for processes in its top

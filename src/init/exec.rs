@@ -34,6 +34,8 @@ pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
+    crate::logger::keep_stderr();
+    crate::logger::debug(|| "child process in init()".into());
     let console_socket = args.console_socket.take();
     let setup = setup(&args, &chan, console_socket);
     conclude(chan, setup, |(program, listener), chan| {

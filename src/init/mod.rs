@@ -61,6 +61,7 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
+    crate::logger::keep_stderr();
     let console_socket = args.console_socket.take();
     let setup = setup(&args, &chan, console_socket);
     conclude(chan, setup, |(program, listener), chan| {
@@ -138,6 +139,9 @@ fn setup(
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("creating the cgroup namespace: {e}"))?;
     }
+    // runc's debug lines for these steps (see `logger`).
+    crate::logger::debug(|| "<= nsexec container setup".into());
+    crate::logger::debug(|| "child process in init()".into());
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     // procfs is written only through nook's private handle: a joined mount
     // namespace's /proc may have anything mounted over it (CVE-2025-52881).
@@ -217,6 +221,7 @@ fn setup(
     // now so a profile the kernel refuses fails `create`.
     process::lsm::apply_on_exec(args.procfs, process).map_err(|e| e.to_string())?;
 
+    crate::logger::debug(|| "init: closing the pipe to signal completion".into());
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }
