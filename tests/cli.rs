@@ -36,7 +36,8 @@ fn help_is_in_runcs_layout() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "NAME:");
     assert!(lines[1].starts_with("   nook - "), "{text}");
-    for section in ["\nUSAGE:\n   nook [global options] command [command options] [arguments...]\n", "\nVERSION:\n   "] {
+    for section in ["\nUSAGE:\n   nook [global options] command [command options] [arguments...]\n", "\nVERSION:\n   "]
+    {
         assert!(text.contains(section), "{section:?} missing from {text}");
     }
     assert!(text.contains("\nCOMMANDS:\n   create    create a container\n"), "{text}");
@@ -66,7 +67,9 @@ fn each_command_has_its_help_in_runcs_layout() {
     }
     let kill = stdout(&nook(&["kill", "some-id", "--help"]));
     assert!(kill.contains("USAGE:\n   nook kill [command options] <container-id> [signal]\n"), "{kill}");
-    assert!(kill.ends_with("\n\nOPTIONS:\n   --all, -a  Signal every process in the container, not just its init\n   \n"));
+    assert!(
+        kill.ends_with("\n\nOPTIONS:\n   --all, -a  Signal every process in the container, not just its init\n   \n")
+    );
     let start = stdout(&nook(&["start", "-h"]));
     assert!(start.contains("USAGE:\n   nook start <container-id>\n"), "{start}");
     assert!(!start.contains("OPTIONS:"), "start has no options: {start}");

@@ -72,12 +72,14 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
             anyhow::bail!("exec: give either --process or a command, not both");
         }
         // Fields are named as in config.json (`process.cwd`), as runc does.
-        return crate::spec::read_doc(p, crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Process).map_err(|e| match e {
-            crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
-                crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
-            }
-            e => e.into(),
-        });
+        return crate::spec::read_doc(p, crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Process).map_err(
+            |e| match e {
+                crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
+                    crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
+                }
+                e => e.into(),
+            },
+        );
     }
     if a.command.is_empty() {
         // runc's words.
@@ -174,7 +176,9 @@ fn sub_cgroup(values: &[String]) -> anyhow::Result<Option<String>> {
     match (unified, named) {
         (Some(path), _) => Ok(Some(path)),
         (None, Some(c)) => {
-            anyhow::bail!("--cgroup: unknown controller {c} in SubCgroupPaths (cgroup v2 has one hierarchy: give PATH or :PATH)")
+            anyhow::bail!(
+                "--cgroup: unknown controller {c} in SubCgroupPaths (cgroup v2 has one hierarchy: give PATH or :PATH)"
+            )
         }
         (None, None) => Ok(None),
     }

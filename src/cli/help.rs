@@ -291,7 +291,9 @@ pub fn command_word(args: &[std::ffi::OsString]) -> Option<(usize, String)> {
         match a.as_ref() {
             "--root" | "--log" | "--log-format" => i += 2,
             // An optional value: taken when the next word is not a flag.
-            "--rootless" => i += if args.get(i + 1).is_some_and(|n| !n.to_string_lossy().starts_with('-')) { 2 } else { 1 },
+            "--rootless" => {
+                i += if args.get(i + 1).is_some_and(|n| !n.to_string_lossy().starts_with('-')) { 2 } else { 1 }
+            }
             "--" => return args.get(i + 1).map(|c| (i + 1, c.to_string_lossy().into_owned())),
             _ if a.starts_with('-') => i += 1,
             _ => return Some((i, a.into_owned())),

@@ -53,7 +53,7 @@ pub struct Cli {
     pub rootless: Option<String>,
     /// Print the version (runc's -v)
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
-    version: (),
+    pub version: (),
     #[command(subcommand)]
     pub command: Option<Command>,
 }

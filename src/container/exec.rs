@@ -146,7 +146,9 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
                 .read(true)
                 .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
                 .open(&dir)
-                .map_err(|e| ContainerError::Other(format!("--cgroup {sub}: adding the process to {}: {e}", dir.display())))?;
+                .map_err(|e| {
+                    ContainerError::Other(format!("--cgroup {sub}: adding the process to {}: {e}", dir.display()))
+                })?;
             Some(f.into())
         }
         (None, Some(_)) => return Err(ContainerError::Other("--cgroup: the container has no cgroup".into())),
