@@ -6,11 +6,17 @@ mod common;
 use common::*;
 use std::process::{Command, Output, Stdio};
 
+/// nook with a state root of its own, removed afterwards (`create`, `run`
+/// and `exec` seal the binary there before they parse their arguments).
 fn nook(args: &[&str]) -> Output {
-    let root = std::env::temp_dir().join(format!("nook-cli-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::env::temp_dir().join(format!("nook-cli-{}-{n}", std::process::id()));
     let mut c = Command::new(NOOK);
     c.arg("--root").arg(&root).args(args).stdin(Stdio::null());
-    output_via_files(c)
+    let out = output_via_files(c);
+    let _ = std::fs::remove_dir_all(&root);
+    out
 }
 
 #[test]
