@@ -90,6 +90,18 @@ pub fn open_pty() -> Result<Pty, String> {
     Ok(Pty { master, peer })
 }
 
+/// Turns off ONLCR (a new pty's default: "\n" written by the process
+/// comes out as "\r\n") on the terminal `fd` belongs to, as runc does for
+/// the pty it relays itself: the relay hands the bytes on unchanged, and
+/// the terminal they end up on (kept OPOST by [`Relay`]) does the "\r".
+/// A pty sent to `--console-socket` keeps it, as with runc.
+pub fn clear_onlcr(fd: BorrowedFd) -> Result<(), String> {
+    let err = |e: nix::Error| format!("terminal: clearing ONLCR: {e}");
+    let mut t = termios::tcgetattr(fd).map_err(err)?;
+    t.output_flags.remove(termios::OutputFlags::ONLCR);
+    termios::tcsetattr(fd, SetArg::TCSANOW, &t).map_err(err)
+}
+
 /// A window size of `rows` × `cols`.
 pub fn winsize(rows: u16, cols: u16) -> Winsize {
     Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }
@@ -117,8 +129,8 @@ pub fn attach(peer: BorrowedFd, size: Option<Winsize>, uid: u32) -> Result<(), S
 /// Copies between nook's own stdio and a pty master, for a foreground
 /// `run` or `exec` without `--console-socket`: stdin → master, master →
 /// stdout, window size changes of stdin's terminal → master. While it
-/// lives, stdin's terminal (if it is one) is in raw mode; dropping it
-/// restores the terminal.
+/// lives, stdin's terminal (if it is one) is in raw mode (with output
+/// processing kept, as runc's); dropping it restores the terminal.
 pub struct Relay {
     master: OwnedFd,
     /// stdin's terminal settings before raw mode, if stdin is a terminal.
@@ -155,6 +167,10 @@ impl Relay {
             if let Ok(saved) = termios::tcgetattr(stdin) {
                 let mut raw = saved.clone();
                 termios::cfmakeraw(&mut raw);
+                // Output processing stays, as in runc's raw mode: the
+                // container's pty (ONLCR off) sends "\n", this terminal
+                // makes it "\r\n".
+                raw.output_flags.insert(termios::OutputFlags::OPOST);
                 if termios::tcsetattr(stdin, SetArg::TCSANOW, &raw).is_ok() {
                     relay.saved = Some(saved);
                 }

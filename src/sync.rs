@@ -27,6 +27,12 @@ pub enum Msg {
     /// init → nook: init forked into its new pid namespace and exits; the
     /// container's init is now this pid (nook's child), its pidfd attached.
     Reborn(i32),
+    /// init → nook, with init's root attached: open the bind mounts'
+    /// sources in init's mount namespace (init, in its user namespace, may
+    /// not reach them), answer one `MountSource` each, then `Continue`.
+    MountSources,
+    /// nook → init: the source of `mounts[n]`, an O_PATH fd attached.
+    MountSource(u32),
 }
 
 impl Msg {
@@ -38,6 +44,8 @@ impl Msg {
             Msg::Pty => b"P".to_vec(),
             Msg::Error(s) => [b"E".as_slice(), s.as_bytes()].concat(),
             Msg::Reborn(pid) => [b"B".as_slice(), pid.to_string().as_bytes()].concat(),
+            Msg::MountSources => b"M".to_vec(),
+            Msg::MountSource(n) => [b"S".as_slice(), n.to_string().as_bytes()].concat(),
         }
     }
 
@@ -53,6 +61,12 @@ impl Msg {
                 .and_then(|s| s.parse().ok())
                 .map(Msg::Reborn)
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed pid from init")),
+            Some((b'M', [])) => Ok(Msg::MountSources),
+            Some((b'S', rest)) => std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Msg::MountSource)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed mount index")),
             _ => Err(io::Error::new(io::ErrorKind::InvalidData, "malformed message from init")),
         }
     }
@@ -120,7 +134,14 @@ mod tests {
     #[test]
     fn messages_round_trip_and_eof_is_none() {
         let (a, b) = pair().unwrap();
-        for m in [Msg::Ready, Msg::Continue, Msg::Hooks, Msg::Error("mount /proc: EPERM".into())] {
+        for m in [
+            Msg::Ready,
+            Msg::Continue,
+            Msg::Hooks,
+            Msg::Error("mount /proc: EPERM".into()),
+            Msg::MountSources,
+            Msg::MountSource(7),
+        ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }

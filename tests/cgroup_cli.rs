@@ -151,7 +151,11 @@ fn resource_keys_are_matched_ignoring_case_as_runc_does() {
 
 #[test]
 fn a_failed_update_names_the_problem_and_changes_nothing() {
-    let b = running("updfail", &["sleep", "100"]);
+    // Started with a hugetlb limit, so that its file exists (on a fresh
+    // host nothing else has enabled the controller).
+    let b = Bundle::new("updfail", &["sleep", "100"]);
+    b.edit(|c| c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 8388608}]));
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
     let max = b.cgroup_dir().join("hugetlb.2MB.max");
     let before = std::fs::read_to_string(&max).unwrap();
     let both = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}], "memory": {"limit": 33554432}});
@@ -371,5 +375,25 @@ fn a_frozen_cgroup_fails_create_at_once() {
     assert!(!b.root.join(&b.id).exists(), "state dir left behind");
     assert_eq!(std::fs::read_to_string(own.dir.join("cgroup.procs")).unwrap(), "");
     drop(own);
+    b.assert_clean();
+}
+
+/// As with runc's cgroupfs driver, every controller the hierarchy offers
+/// reaches a container created without limits: a later `update` of one of
+/// them works, and a nested runtime in the container can use them.
+#[test]
+fn a_container_is_offered_every_controller_of_the_hierarchy() {
+    let b = running("allctl", &["sleep", "100"]);
+    let words = |s: String| s.split_whitespace().map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
+    let offered = words(controllers());
+    let got = words(std::fs::read_to_string(b.cgroup_dir().join("cgroup.controllers")).unwrap());
+    assert_eq!(got, offered);
+    if offered.contains("hugetlb") {
+        let file = b.dir.join("res.json");
+        std::fs::write(&file, json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}).to_string()).unwrap();
+        ok(&b.nook(&["update", "-r", file.to_str().unwrap(), &b.id]), "update");
+        assert_eq!(std::fs::read_to_string(b.cgroup_dir().join("hugetlb.2MB.max")).unwrap().trim(), "4194304");
+    }
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete");
     b.assert_clean();
 }

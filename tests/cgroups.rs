@@ -21,7 +21,7 @@ impl Ctr {
     fn new(name: &str, json: &str) -> Ctr {
         let (mount, dir) = cgroups::container_dir(Some(&format!("/nook-vm-test/{name}")), name).unwrap();
         let r: LinuxResources = serde_json::from_str(json).unwrap();
-        Ctr { cg: Some(Cgroup::create(&mount, &dir, &r, None).unwrap()) }
+        Ctr { cg: Some(Cgroup::create(&mount, &dir, &r, None, cgroups::Enable::Needed).unwrap()) }
     }
     fn cg(&self) -> &Cgroup {
         self.cg.as_ref().unwrap()

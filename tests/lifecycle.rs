@@ -185,7 +185,7 @@ fn debug_lines_say_what_runcs_say() {
     });
     let out = b.nook(&["--debug", "run", "--bundle", b.dir.to_str().unwrap(), &b.id]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "hi\r\n");
+    assert_eq!(stdout(&out).trim_end(), "hi", "only the program's output");
     has_steps(&stderr(&out), "stderr with a terminal");
     b.assert_clean();
 }
@@ -345,6 +345,40 @@ fn joins_an_existing_namespace_by_path() {
     let _ = holder.wait();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "joined-ns");
+}
+
+#[test]
+fn a_mount_namespace_joined_by_path_gets_the_containers_root() {
+    // As runc: the rootfs is set up (bound, mounted, pivoted into) inside
+    // the joined namespace, which here is a copy of the host's.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ns = format!("/proc/{}/ns/mnt", holder.id());
+    let t = Instant::now();
+    while std::fs::read_link(&ns).unwrap() == std::fs::read_link("/proc/self/ns/mnt").unwrap() {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let want = std::fs::read_link(&ns).unwrap();
+    let b = Bundle::new(
+        "joinmnt",
+        &["sh", "-c", "readlink /proc/self/ns/mnt; cat /marker; ls /proc/1/ns >/dev/null && echo proc"],
+    );
+    std::fs::write(b.dir.join("rootfs/marker"), "the container's root\n").unwrap();
+    b.edit(|c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.retain(|n| n["type"] != "mount");
+        nss.push(serde_json::json!({"type": "mount", "path": ns}));
+    });
+    let out = b.with_bundle("run", &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}\nthe container's root\nproc\n", want.display()));
+    b.assert_clean();
 }
 
 #[test]

@@ -342,3 +342,30 @@ fn filter_flags_are_accepted_by_the_kernel_and_the_filter_still_applies() {
     // Seccomp: 2 is SECCOMP_MODE_FILTER.
     assert!(out.contains("Seccomp:\t2"), "{out}");
 }
+
+#[test]
+fn a_profile_without_close_range_does_not_stop_nooks_own_set_up() {
+    // runtime-tools' default profile (as older Docker and containerd
+    // profiles) does not list close_range: denying it must not matter,
+    // with or without no_new_privs, for init and for exec. fcntl is denied
+    // too, so that the fallback (marking fds one by one) cannot save a
+    // set-up that runs after the filter went in.
+    for nnp in [false, true] {
+        let b = Bundle::new("sc-closerange", &["sleep", "100"]);
+        b.edit(|c| {
+            c["process"]["noNewPrivileges"] = nnp.into();
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["close_range", "fcntl"], "action": "SCMP_ACT_ERRNO"}],
+            });
+        });
+        let out = b.with_bundle("run", &["-d"]);
+        assert!(out.status.success(), "nnp={nnp}: {}", stderr(&out));
+        let out = b.nook(&["exec", &b.id, "echo", "exec"]);
+        assert!(out.status.success(), "nnp={nnp}: exec: {}", stderr(&out));
+        assert_eq!(stdout(&out), "exec\n");
+        b.nook(&["delete", "--force", &b.id]);
+        b.assert_clean();
+    }
+}

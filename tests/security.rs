@@ -147,9 +147,16 @@ fn procfs_attacker(name: &str, script: &str) -> (Bundle, i64) {
 }
 
 /// A container joining the attacker's mount namespace that asks nook for a
-/// sysctl (777) and an oomScoreAdj (555).
+/// sysctl (777) and an oomScoreAdj (555). As with runc, its root is set up
+/// inside the joined namespace: its rootfs path is given a `true` there
+/// (under the attacker's /tmp), so that the victim can be created. It is
+/// created with --no-pivot: a pivot_root in the shared namespace would move
+/// the attacker's root too.
 fn procfs_victim(name: &str, apid: i64) -> Bundle {
     let victim = Bundle::new(name, &["true"]);
+    let there = std::path::PathBuf::from(format!("/proc/{apid}/root{}/rootfs/bin", victim.dir.display()));
+    std::fs::create_dir_all(&there).unwrap();
+    std::fs::copy("/bin/busybox", there.join("true")).unwrap();
     let mnt = format!("/proc/{apid}/ns/mnt");
     victim.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -172,15 +179,15 @@ fn procfs_writes_ignore_mounts_made_by_a_container() {
                   && echo decoy > /proc/self/oom_score_adj && echo decoy > /proc/sys/net/core/somaxconn \
                   && touch /tmp/ready; sleep 1000";
     let (attacker, apid) = procfs_attacker("cve-2025-52881-a", script);
-    let decoy = |f: &str| std::fs::read_to_string(format!("/proc/{apid}/root/proc/{f}"));
     let t = Instant::now();
     while std::fs::metadata(format!("/proc/{apid}/root/tmp/ready")).is_err() {
         assert!(t.elapsed() < Duration::from_secs(10), "the attacking container never got ready");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let decoy = |f: &str| std::fs::read_to_string(format!("/proc/{apid}/root/proc/{f}"));
 
     let victim = procfs_victim("cve-2025-52881-b", apid);
-    let out = victim.with_bundle("create", &[]);
+    let out = victim.with_bundle("create", &["--no-pivot"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let vpid = victim.state()["pid"].as_i64().unwrap().to_string();
     assert_eq!(decoy("self/oom_score_adj").unwrap(), "decoy\n", "oomScoreAdj went into the attacker's file");
@@ -212,7 +219,7 @@ fn procfs_writes_ignore_mounts_raced_by_a_container() {
     for _ in 0..30 {
         // Each create either writes the real files or fails cleanly (a
         // raced /proc may also hide the program): never the decoys.
-        if victim.with_bundle("create", &[]).status.success() {
+        if victim.with_bundle("create", &["--no-pivot"]).status.success() {
             let pid = victim.state()["pid"].as_i64().unwrap();
             assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap().trim(), "555");
         }
@@ -225,4 +232,28 @@ fn procfs_writes_ignore_mounts_raced_by_a_container() {
     assert!(!log.contains("555") && !log.contains("777"), "a write reached the attacker's files: {log}");
     assert!(attacker.nook(&["delete", "--force", &attacker.id]).status.success());
     attacker.assert_clean();
+}
+
+/// runc's "--no-pivot must not expose bare /proc": a process that makes a
+/// user namespace of its own may mount a procfs only where one is fully
+/// visible in its mount namespace. With --no-pivot the host's /proc would
+/// be one (the chroot leaves it there), and the new procfs would show what
+/// maskedPaths hides; nook takes it out first, as runc does.
+#[test]
+fn no_pivot_does_not_let_the_container_mount_a_bare_proc() {
+    let script = "mount -t proc none /proc && echo mounted-proc; mount -t sysfs none /sys && echo mounted-sysfs";
+    for flags in [&["--no-pivot"][..], &[]] {
+        let b = Bundle::new("barepro", &["unshare", "-mrpf", "sh", "-c", script]);
+        b.edit(|c| {
+            for set in ["bounding", "effective", "permitted"] {
+                let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
+                caps.extend([json!("CAP_SYS_ADMIN"), json!("CAP_SETFCAP")]);
+            }
+        });
+        let out = b.with_bundle("run", flags);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!out.status.success() && !all.contains("mounted"), "{flags:?}: {all}");
+        assert!(all.contains("permission denied"), "{flags:?}: {all}");
+        b.assert_clean();
+    }
 }

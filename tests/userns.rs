@@ -210,29 +210,22 @@ fn a_new_user_namespace_can_join_a_host_owned_network_namespace() {
     b.assert_clean();
 }
 
-/// A new user namespace beside a mount namespace the host owns: nook
-/// enters it for the clone and comes back to its own root and cwd (a
-/// relative --pid-file lands where the caller is).
+/// A new user namespace beside a mount namespace the host owns: as with
+/// runc, the container's root is set up inside the joined namespace, which
+/// the new user namespace may not mount in: one clear line, nothing left.
 #[test]
-fn a_new_user_namespace_can_join_a_host_owned_mount_namespace() {
+fn a_new_user_namespace_cannot_set_up_a_root_in_a_host_owned_mount_namespace() {
     let (mut holder, mntns) = host_owned_ns("mnt", &["--mount", "--propagation", "private"]);
-    let b = userns_bundle("userns-hostmnt", &["/bin/busybox", "sh", "-c", "readlink /proc/self/ns/mnt; id -u"], false);
+    let b = userns_bundle("userns-hostmnt", &["/bin/busybox", "true"], false);
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != "mount");
         ns.push(json!({"type": "mount", "path": mntns}));
     });
-    let mut c = b.cmd(&["create", "--pid-file", "rel.pid", "--bundle", b.dir.to_str().unwrap(), &b.id]);
-    c.current_dir(&b.dir);
-    let out = output_via_files(c);
-    let want = std::fs::read_link(&mntns).unwrap();
-    assert!(out.status.success(), "create: {}", stderr(&out));
-    let pid = b.state()["pid"].as_i64().unwrap();
-    assert_eq!(std::fs::read_to_string(b.dir.join("rel.pid")).unwrap().trim(), pid.to_string());
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(), want);
-    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    let out = b.with_bundle("create", &[]);
     let _ = holder.kill();
     let _ = holder.wait();
+    assert_one_line_error(&out, "Operation not permitted");
     b.assert_clean();
 }
 
@@ -480,4 +473,60 @@ fn idmapped_mounts_that_cannot_be_are_refused_by_mount() {
     });
     assert_one_line_error(&b.with_bundle("run", &[]), "mounts[7] (/mnt)");
     b.assert_clean();
+}
+
+/// A directory of the host's root, mode 0700, holding a file and a
+/// directory to bind: a user namespace that does not map the host's root
+/// cannot search it.
+fn private_sources(b: &Bundle) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let private = b.dir.join("private");
+    std::fs::create_dir_all(private.join("vol")).unwrap();
+    std::fs::write(private.join("vol/f"), "in-vol\n").unwrap();
+    std::fs::write(private.join("file"), "a-file\n").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(
+            json!({"destination": "/vol", "type": "bind", "source": private.join("vol"), "options": ["rbind", "ro"]}),
+        );
+        m.push(json!({"destination": "/file", "type": "bind", "source": private.join("file"), "options": ["bind"]}));
+    });
+    (private.join("vol"), private.join("file"))
+}
+
+/// Bind sources the container's user namespace may not reach are still
+/// bound, as runc does it: nook opens them, with the host's credentials,
+/// inside init's mount namespace, and init binds from the fds. For a new
+/// user namespace and for one joined by path (with a new pid namespace:
+/// the sources go to the second fork).
+#[test]
+fn bind_sources_the_user_namespace_cannot_reach_are_still_bound() {
+    let script = "cat /vol/f /file; touch /vol/x 2>/dev/null || echo ro";
+    let b = userns_bundle("userns-src", &["sh", "-c", script], false);
+    private_sources(&b);
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out), "in-vol\na-file\nro\n");
+    b.assert_clean();
+
+    let a = userns_bundle("userns-src-owner", &["sleep", "100"], true);
+    assert!(a.with_bundle("run", &["--detach"]).status.success());
+    let apid = a.state()["pid"].as_i64().unwrap();
+    let j = Bundle::new("userns-src-joiner", &["sh", "-c", script]);
+    chown_tree(&j.dir.join("rootfs"), HOST_ID, HOST_ID);
+    private_sources(&j);
+    j.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "user", "path": format!("/proc/{apid}/ns/user")},
+            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
+        ]);
+        c["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    let out = j.with_bundle("run", &[]);
+    assert!(out.status.success(), "run (joined): {}", stderr(&out));
+    assert_eq!(stdout(&out), "in-vol\na-file\nro\n");
+    j.assert_clean();
+    assert!(a.nook(&["delete", "--force", &a.id]).status.success());
+    a.assert_clean();
 }

@@ -1,5 +1,5 @@
 //! cgroup v2 for nook: where a container's cgroup lives ([`path`]), creating
-//! it with the controllers its resources need ([`Cgroup::create`]), mapping
+//! it with the controllers enabled along its path ([`Cgroup::create`]), mapping
 //! OCI resources onto v2 files as runc does ([`Cgroup::update`]), the device
 //! eBPF filter ([`devices`], [`bpf`]), and the operations the lifecycle needs
 //! (freeze, kill, pids, stats, destroy). cgroup v1 is not supported.
@@ -25,6 +25,18 @@ pub use devices::{container_rules, DeviceRule};
 pub use path::{cgroup2_mount, own_cgroup, parse_systemd, resolve, SystemdPath};
 pub use resources::{blkio_weight_to_io_weight, cpu_shares_to_weight, memory_swap_to_v2};
 pub use stats::Stats;
+
+/// Which controllers [`Cgroup::create`] switches on along the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enable {
+    /// Every controller each ancestor offers, as runc's cgroupfs driver
+    /// does: the container sees them all (a nested runtime or systemd in it
+    /// can use them), and a later `update` finds the one it sets.
+    All,
+    /// Only those the limits need: under the systemd driver, where systemd
+    /// manages the ancestors of the unit's cgroup.
+    Needed,
+}
 
 use resources::{Missing, Plan};
 
@@ -140,18 +152,20 @@ impl Cgroup {
     }
 
     /// Create the cgroup at `path` (under `mount`, the cgroup2 mount point),
-    /// enabling in each ancestor's `cgroup.subtree_control` exactly the
-    /// controllers `resources` need, then apply the resources and, when
+    /// enabling controllers in each ancestor's `cgroup.subtree_control` from
+    /// the mount down ([`Enable`]), then apply the resources and, when
     /// `devices` is given, attach the device filter compiled from them.
     ///
     /// Everything is validated, and every needed controller checked against
-    /// `cgroup.controllers`, before anything is written. On failure, the
-    /// directories created here are removed again.
+    /// the mount's `cgroup.controllers`, before anything is written. On
+    /// failure, the directories created here are removed again; controllers
+    /// enabled in shared ancestors stay (a sibling may use them).
     pub fn create(
         mount: &Path,
         path: &Path,
         resources: &LinuxResources,
         devices: Option<&[DeviceRule]>,
+        enable: Enable,
     ) -> Result<Cgroup> {
         let plan = resources::plan(resources, &resources::hugepage_sizes())?;
         let below = |r: &&Path| {
@@ -166,11 +180,10 @@ impl Cgroup {
         for c in rel.components() {
             chain.push(chain.last().unwrap().join(c));
         }
-        // The deepest existing ancestor (proper) decides what is available.
-        let existing = chain[..chain.len() - 1].iter().rposition(|d| d.is_dir()).unwrap_or(0);
-        check_controllers(&chain[existing], &plan)?;
+        // What the hierarchy offers at all, before anything is written.
+        check_controllers(mount, &plan)?;
         let mut undo = Undo::default();
-        match Self::build(&chain[existing..], &plan, devices, &mut undo) {
+        match Self::build(&chain, &plan, devices, enable, &mut undo) {
             Ok(cg) => Ok(cg),
             Err(e) => {
                 undo.run();
@@ -179,7 +192,13 @@ impl Cgroup {
         }
     }
 
-    fn build(chain: &[PathBuf], plan: &Plan, devices: Option<&[DeviceRule]>, undo: &mut Undo) -> Result<Cgroup> {
+    fn build(
+        chain: &[PathBuf],
+        plan: &Plan,
+        devices: Option<&[DeviceRule]>,
+        enable: Enable,
+        undo: &mut Undo,
+    ) -> Result<Cgroup> {
         let domain = plan.controllers.iter().any(|c| is_domain_controller(c));
         for (i, dir) in chain.iter().enumerate() {
             if i > 0 {
@@ -195,9 +214,24 @@ impl Cgroup {
                 }
             }
             if i + 1 < chain.len() {
+                // Each needed controller must reach this level (an existing
+                // ancestor may not have passed it down: then it is enabled
+                // there, one level up, in the previous round).
+                check_controllers(dir, plan)?;
                 let on = words(&read(dir, "cgroup.subtree_control")?);
-                for c in plan.controllers.iter().filter(|c| !on.contains(*c)) {
-                    write(dir, "cgroup.subtree_control", &format!("+{c}"))?;
+                let wanted: BTreeSet<String> = match enable {
+                    Enable::Needed => plan.controllers.iter().cloned().collect(),
+                    Enable::All => words(&read(dir, "cgroup.controllers")?),
+                };
+                for c in wanted.iter().filter(|c| !on.contains(*c)) {
+                    match write(dir, "cgroup.subtree_control", &format!("+{c}")) {
+                        Ok(()) => {}
+                        // As runc: one that will not go on (a threaded
+                        // subtree, an internal process) is left off, unless
+                        // the container's limits need it.
+                        Err(_) if !plan.controllers.contains(c) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }

@@ -88,13 +88,13 @@ fn sleeper(cg: &Cgroup) -> std::process::Child {
 fn scenario_create_and_destroy(mount: &Path) {
     let area = Area::new(mount, "tree");
     let path = area.top.join("a/b");
-    let cg = Cgroup::create(mount, &path, &LinuxResources::default(), None).unwrap();
+    let cg = Cgroup::create(mount, &path, &LinuxResources::default(), None, Enable::Needed).unwrap();
     assert!(path.is_dir());
     assert_eq!(cg.path(), path);
     let st = nix::sys::stat::fstat(cg.fd()).unwrap();
     assert_eq!(st.st_ino, fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap());
     // Creating again over an existing tree is fine.
-    let again = Cgroup::create(mount, &path, &LinuxResources::default(), None).unwrap();
+    let again = Cgroup::create(mount, &path, &LinuxResources::default(), None, Enable::Needed).unwrap();
     drop(again);
     cg.destroy().unwrap();
     assert!(!path.exists());
@@ -115,7 +115,7 @@ fn scenario_unavailable_controllers(mount: &Path) {
             eprintln!("{ctrl} is available here; not checking its error");
             continue;
         }
-        let e = Cgroup::create(mount, &path, &res(json), None).unwrap_err().to_string();
+        let e = Cgroup::create(mount, &path, &res(json), None, Enable::Needed).unwrap_err().to_string();
         let want = format!(
             "cgroup controller {ctrl:?} is not available in {} (available: {})",
             mount.display(),
@@ -125,11 +125,11 @@ fn scenario_unavailable_controllers(mount: &Path) {
         assert!(!area.top.exists(), "nothing may be left behind");
     }
     for bad in [mount.to_path_buf(), area.top.join("../etc"), PathBuf::from("/tmp/x")] {
-        let e = Cgroup::create(mount, &bad, &LinuxResources::default(), None).unwrap_err();
+        let e = Cgroup::create(mount, &bad, &LinuxResources::default(), None, Enable::Needed).unwrap_err();
         assert!(e.to_string().contains("is not below the cgroup2 mount"), "{e}");
     }
     // Invalid values: nothing is created either.
-    let e = Cgroup::create(mount, &path, &res(r#"{"pids":{"limit":-4}}"#), None).unwrap_err();
+    let e = Cgroup::create(mount, &path, &res(r#"{"pids":{"limit":-4}}"#), None, Enable::Needed).unwrap_err();
     assert!(e.to_string().contains("pids.limit"), "{e}");
     assert!(!area.top.exists());
 }
@@ -149,7 +149,7 @@ fn scenario_hugetlb(mount: &Path) {
     let path = area.top.join("x/y");
     let limit = 8 * 1024 * 1024 * 1024u64;
     let json = format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":{limit}}}]}}"#);
-    let cg = Cgroup::create(mount, &path, &res(&json), None).unwrap();
+    let cg = Cgroup::create(mount, &path, &res(&json), None, Enable::Needed).unwrap();
     let max = fs::read_to_string(path.join(format!("hugetlb.{size}.max"))).unwrap();
     // The kernel rounds down to whole pages.
     assert_eq!(max.trim(), limit.to_string());
@@ -182,16 +182,50 @@ fn scenario_rollback(mount: &Path) {
     // Valid as far as validation goes, but the file does not exist: the
     // failure comes after mkdir and subtree_control writes.
     let r = res(r#"{"unified":{"hugetlb.nonexistent":"1"}}"#);
-    let e = Cgroup::create(mount, &area.top.join("p/q"), &r, None).unwrap_err().to_string();
+    let e = Cgroup::create(mount, &area.top.join("p/q"), &r, None, Enable::Needed).unwrap_err().to_string();
     assert!(e.contains("hugetlb.nonexistent"), "{e}");
     assert!(!area.top.exists(), "created directories must be removed");
-    assert_eq!(read(mount, "cgroup.subtree_control").unwrap(), before);
+    // The root is shared: what it enabled stays enabled (as with runc; see
+    // a_failed_create_leaves_shared_ancestors_alone), and nothing is taken away.
+    let after = words(&read(mount, "cgroup.subtree_control").unwrap());
+    assert!(words(&before).is_subset(&after), "{before:?} → {after:?}");
+}
+
+/// An existing ancestor that does not pass a needed controller down (a
+/// parent made earlier for other containers) gets it enabled, from the
+/// mount down; with [`Enable::All`] every controller the hierarchy offers
+/// reaches the container, as with runc (a later update or a nested runtime
+/// finds them).
+fn scenario_existing_ancestors(mount: &Path) {
+    let offered = words(&fs::read_to_string(mount.join("cgroup.controllers")).unwrap());
+    let Some(size) = resources::hugepage_sizes().into_iter().next().filter(|_| offered.contains("hugetlb")) else {
+        eprintln!("skipped existing ancestors: no hugetlb here");
+        return;
+    };
+    let _g = ROOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let area = Area::new(mount, "ancestors");
+    // The parent exists and enables nothing for its children.
+    let plain = Cgroup::create(mount, &area.top.join("p/first"), &LinuxResources::default(), None, Enable::Needed);
+    plain.unwrap().destroy().unwrap();
+    assert_eq!(read(&area.top.join("p"), "cgroup.subtree_control").unwrap().trim(), "");
+    // Whole pages of any size (1GB pages included).
+    let limit = 8u64 << 30;
+    let json = format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":{limit}}}]}}"#);
+    let cg = Cgroup::create(mount, &area.top.join("p/q/r"), &res(&json), None, Enable::Needed).unwrap();
+    assert_eq!(read(cg.path(), &format!("hugetlb.{size}.max")).unwrap().trim(), limit.to_string());
+    cg.destroy().unwrap();
+    // Enable::All: a container without limits is offered everything.
+    let all = Cgroup::create(mount, &area.top.join("all/c"), &LinuxResources::default(), None, Enable::All).unwrap();
+    assert_eq!(words(&read(all.path(), "cgroup.controllers").unwrap()), offered);
+    all.destroy().unwrap();
 }
 
 fn scenario_processes(mount: &Path) {
     let area = Area::new(mount, "procs");
-    let parent = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None).unwrap();
-    let child_cg = Cgroup::create(mount, &area.top.join("ctr/sub"), &LinuxResources::default(), None).unwrap();
+    let parent =
+        Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None, Enable::Needed).unwrap();
+    let child_cg =
+        Cgroup::create(mount, &area.top.join("ctr/sub"), &LinuxResources::default(), None, Enable::Needed).unwrap();
     let mut a = sleeper(&parent);
     let mut b = sleeper(&child_cg);
     let mut pids = parent.pids().unwrap();
@@ -232,7 +266,7 @@ fn scenario_processes(mount: &Path) {
 
 fn scenario_frozen_process_is_killed(mount: &Path) {
     let area = Area::new(mount, "frozenkill");
-    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None).unwrap();
+    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None, Enable::Needed).unwrap();
     let mut c = sleeper(&cg);
     cg.freeze().unwrap();
     cg.kill_all(libc::SIGKILL).unwrap();
@@ -246,7 +280,8 @@ fn scenario_devices(mount: &Path) {
     let rules = container_rules(&[], &[]).unwrap();
     let prog = bpf::load_device_program(&devices::compile(&rules)).unwrap();
     drop(prog);
-    let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), Some(&rules)).unwrap();
+    let cg =
+        Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), Some(&rules), Enable::Needed).unwrap();
     assert_eq!(bpf::query(cg.fd()).unwrap().len(), 1);
     // Replacing leaves one program attached.
     let deny_all_but_zero: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
@@ -284,6 +319,7 @@ fn run_all(mount: &Path) {
     scenario_unavailable_controllers(mount);
     scenario_hugetlb(mount);
     scenario_rollback(mount);
+    scenario_existing_ancestors(mount);
     scenario_processes(mount);
     scenario_frozen_process_is_killed(mount);
     scenario_devices(mount);
@@ -400,7 +436,7 @@ fn a_failed_create_leaves_shared_ancestors_alone() {
     }
     let size = resources::hugepage_sizes().into_iter().next().expect("no hugepage size on this host");
     let r = res(&format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":2097152}}]}}"#));
-    let e = Cgroup::create(&mount, &parent.join("c"), &r, None).unwrap_err().to_string();
+    let e = Cgroup::create(&mount, &parent.join("c"), &r, None, Enable::Needed).unwrap_err().to_string();
     assert!(e.contains(&format!("hugetlb.{size}.max")), "{e}");
     assert!(!parent.join("c").exists(), "the failed create's own directory is left behind");
     let control = fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap();

@@ -60,9 +60,9 @@ pub fn systemd_properties(spec: &Spec) -> Result<Vec<systemd::Property>, CgroupE
 /// (from [`path`]) with every limit from the spec's `linux` section.
 /// Delegated to the container's user where the spec asks for it (see
 /// [`owner`]).
-pub fn create(spec: &Spec, mount: &Path, dir: &Path) -> Result<Cgroup, CgroupError> {
+pub fn create(spec: &Spec, mount: &Path, dir: &Path, enable: cgroups::Enable) -> Result<Cgroup, CgroupError> {
     let linux = spec.linux().as_ref().expect("validated");
-    let cg = Cgroup::create(mount, dir, &resources(linux), None)?;
+    let cg = Cgroup::create(mount, dir, &resources(linux), None, enable)?;
     if let Some(uid) = owner(spec) {
         if let Err(e) = cg.delegate(uid) {
             let _ = cgroups::remove_tree(cg.path());

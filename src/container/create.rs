@@ -192,7 +192,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     // cgroup and waits there until systemd has put it into its unit.
     let cg_fd: Option<OwnedFd> = match place.systemd {
         None => {
-            let cg = cgroup::create(spec, cg_mount, cg_dir)?;
+            let cg = cgroup::create(spec, cg_mount, cg_dir, crate::cgroups::Enable::All)?;
             let fd = cg.fd().try_clone_to_owned().map_err(other("cgroup fd"))?;
             undo.cgroup = Some(cg);
             crate::logger::debug(|| "cgroup made".into());
@@ -275,7 +275,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
             if let Some(unit) = &place.systemd {
                 cgroup::start_unit(unit, &opts.id, pid, &unit_properties)?;
                 undo.unit = Some((unit.unit_name(), cg_dir.clone()));
-                let cg = cgroup::create(spec, cg_mount, cg_dir)?;
+                let cg = cgroup::create(spec, cg_mount, cg_dir, crate::cgroups::Enable::Needed)?;
                 if unit.unit_name().ends_with(".slice") {
                     cg.add_pid(pid)?;
                 }
@@ -302,6 +302,16 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
                         for kind in [crate::hooks::Kind::Prestart, crate::hooks::Kind::CreateRuntime] {
                             crate::hooks::run(spec.hooks().as_ref(), kind, &state)
                                 .map_err(|e| ContainerError::Init(e.to_string()))?;
+                        }
+                        parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
+                    }
+                    Some((Msg::MountSources, Some(root))) => {
+                        let sources = crate::rootfs::open_bind_sources(spec, &bundle.dir, root.as_fd())
+                            .map_err(|e| ContainerError::Init(e.to_string()))?;
+                        for (i, fd) in sources {
+                            parent_end
+                                .send_fd(&Msg::MountSource(i as u32), fd.as_fd())
+                                .map_err(other("mount source"))?;
                         }
                         parent_end.send(&Msg::Continue).map_err(other("resuming init"))?;
                     }

@@ -72,7 +72,12 @@ pub fn set_up_terminal(
     match socket {
         Some(sock) => console::send_fd_on(sock.as_fd(), pty.master.as_fd(), console::MASTER_NAME)
             .map_err(|e| format!("--console-socket: sending the pty master: {e}")),
-        None => chan.send_fd(&Msg::Pty, pty.master.as_fd()).map_err(|e| format!("sending the pty master: {e}")),
+        None => {
+            // nook relays it: "\n" stays "\n" (runc clears ONLCR on the pty
+            // it relays); done here, before the program can write.
+            console::clear_onlcr(pty.peer.as_fd())?;
+            chan.send_fd(&Msg::Pty, pty.master.as_fd()).map_err(|e| format!("sending the pty master: {e}"))
+        }
     }
 }
 
@@ -106,6 +111,10 @@ pub fn finish(f: Finish) -> Result<(), String> {
     let process = f.process;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut listener = f.listener;
+    // Nothing of nook's reaches the program: every fd above the preserved
+    // ones is closed on exec. First, before any filter goes in: nook must
+    // never depend on the container's profile allowing its own syscalls.
+    crate::sys::cloexec_range_from(3 + f.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
     // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
     // filter, so (as runc does) it goes in before the capabilities go.
     if !nnp {
@@ -129,9 +138,6 @@ pub fn finish(f: Finish) -> Result<(), String> {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))?;
     }
     signals::reset().map_err(|e| format!("signals: {e}"))?;
-    // Nothing of nook's reaches the program: every fd above the preserved
-    // ones is closed on exec.
-    crate::sys::cloexec_range_from(3 + f.preserve_fds).map_err(|e| format!("closing fds: {e}"))?;
     // With no_new_privs, the filter goes in last, so it never has to allow
     // what nook itself needs.
     if nnp {

@@ -156,7 +156,6 @@ fn setup(
         Some(_) => Some(connect_listener(args.spec, args.id, args.bundle)?),
     };
     let hooks = args.spec.hooks().as_ref();
-    let joins_mount = args.namespaces.joins(LinuxNamespaceType::Mount);
     let before_pivot = || -> Result<(), String> {
         let Some(h) = hooks else { return Ok(()) };
         if !Kind::Prestart.of(h).is_empty() || !Kind::CreateRuntime.of(h).is_empty() {
@@ -170,33 +169,34 @@ fn setup(
             return Ok(());
         }
         // As runc: createContainer hooks run in the container's rootfs (as
-        // the runtime's namespace names it, before the pivot). A joined
-        // mount namespace need not hold that path: then they run where
-        // init is.
-        if let Err(e) = nix::unistd::chdir(args.rootfs) {
-            if !joins_mount {
-                return Err(format!("hooks.createContainer: entering the rootfs {}: {e}", args.rootfs.display()));
-            }
-        }
+        // the runtime's namespace names it, before the pivot).
+        nix::unistd::chdir(args.rootfs)
+            .map_err(|e| format!("hooks.createContainer: entering the rootfs {}: {e}", args.rootfs.display()))?;
         crate::hooks::run(hooks, Kind::CreateContainer, &hook_state(args, "creating")).map_err(|e| e.to_string())
     };
-    if !joins_mount {
-        let plan = rootfs::Plan {
-            before_pivot: &before_pivot,
-            spec: args.spec,
-            rootfs: args.rootfs,
-            bundle: args.bundle,
-            no_pivot: args.no_pivot,
-            cgroup: args.cgroup,
-            cgroupns: args.namespaces.new_cgroup,
-            userns: ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User),
-            idmapped: &args.idmapped,
-            mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
-        };
-        rootfs::prepare(&plan).map_err(|e| e.to_string())?;
-    } else {
-        before_pivot()?;
-    }
+    // A mount namespace joined by path gets the container's root too, as
+    // with runc: the rootfs is bound, mounted and pivoted into there.
+    let userns = ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User);
+    let sources = match userns && rootfs::bind_sources_wanted(args.spec) {
+        true => bind_sources(chan)?,
+        false => Vec::new(),
+    };
+    let plan = rootfs::Plan {
+        before_pivot: &before_pivot,
+        spec: args.spec,
+        rootfs: args.rootfs,
+        bundle: args.bundle,
+        no_pivot: args.no_pivot,
+        cgroup: args.cgroup,
+        cgroupns: args.namespaces.new_cgroup,
+        userns,
+        idmapped: &args.idmapped,
+        sources: &sources,
+        procfs: args.procfs,
+        joined_mount_ns: ns.joins(LinuxNamespaceType::Mount),
+        mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
+    };
+    let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;
     if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
     }
@@ -216,6 +216,8 @@ fn setup(
     let program = process::find_executable(&argv[0], env).map_err(|e| e.to_string())?;
     // The terminal comes from the container's own /dev/pts, now mounted.
     set_up_terminal(process, console_socket, chan, true)?;
+    // A read-only tmpfs or /dev becomes so now, with /dev/console in it.
+    read_only.apply().map_err(|e| e.to_string())?;
     // Last: the profile takes effect at the program's exec (and, as with
     // runc, at a startContainer hook's), so nothing above is confined; set
     // now so a profile the kernel refuses fails `create`.
@@ -224,6 +226,22 @@ fn setup(
     crate::logger::debug(|| "init: closing the pipe to signal completion".into());
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
+}
+
+/// Asks nook for the bind mounts' sources (see rootfs::sources): init's
+/// root goes with the request, the fds come back one per mount.
+fn bind_sources(chan: &Channel) -> Result<Vec<(usize, OwnedFd)>, String> {
+    let root = std::fs::File::open("/").map_err(|e| format!("opening /: {e}"))?;
+    chan.send_fd(&Msg::MountSources, std::os::fd::AsFd::as_fd(&root))
+        .map_err(|e| format!("asking for the bind mount sources: {e}"))?;
+    let mut sources = Vec::new();
+    loop {
+        match chan.recv_fd() {
+            Ok(Some((Msg::MountSource(i), Some(fd)))) => sources.push((i as usize, fd)),
+            Ok(Some((Msg::Continue, _))) => return Ok(sources),
+            _ => return Err("the runtime did not send the bind mount sources".into()),
+        }
+    }
 }
 
 /// unshare(CLONE_NEWPID) applies to our children only: fork once more, so
@@ -306,10 +324,18 @@ fn procfs(p: Option<&crate::sys::procfs::ProcFs>) -> Result<&crate::sys::procfs:
     p.ok_or_else(|| "internal: no procfs handle for init".to_owned())
 }
 
-/// Whether init will write to procfs, so nook opens a handle for it.
+/// Whether init will write to procfs, or read it in a mount namespace
+/// joined by path (whose /proc the container controls), so nook opens a
+/// handle for it.
 pub fn needs_procfs(spec: &Spec) -> bool {
-    let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
-    sysctl || spec.process().as_ref().is_some_and(needs_procfs_for)
+    let linux = spec.linux().as_ref();
+    let sysctl = linux.and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
+    let joins_mount = linux.and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
+        ns.iter().any(|n| {
+            n.typ() == LinuxNamespaceType::Mount && n.path().as_ref().is_some_and(|p| !p.as_os_str().is_empty())
+        })
+    });
+    sysctl || joins_mount || spec.process().as_ref().is_some_and(needs_procfs_for)
 }
 
 /// Whether setting up `process` (the container's or one for `nook exec`)

@@ -4,17 +4,22 @@
 
 mod copyup;
 mod devices;
+mod enter;
 mod mount;
+mod mountinfo;
 pub mod options;
 pub mod path;
+mod propagation;
+mod sources;
 
 use crate::sys::{self, MountAttr};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use mount::{prepare_idmapped, MountContext};
+pub use sources::{open_bind_sources, wanted_any as bind_sources_wanted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -44,6 +49,14 @@ pub struct Plan<'a> {
     pub userns: bool,
     /// Idmapped binds nook made before the clone (see `prepare_idmapped`).
     pub idmapped: &'a [(usize, OwnedFd)],
+    /// Bind sources nook opened in init's mount namespace (see `sources`).
+    pub sources: &'a [(usize, OwnedFd)],
+    /// The mount namespace was joined by path: its mounts are not only the
+    /// container's, and `--no-pivot` leaves them as they are.
+    pub joined_mount_ns: bool,
+    /// nook's private procfs, if init has one: mountinfo is read through
+    /// it (see `mountinfo::read`).
+    pub procfs: Option<&'a crate::sys::procfs::ProcFs>,
     /// `linux.mountLabel`: the SELinux context of the new filesystems.
     pub mount_label: Option<&'a str>,
     /// Runs once the mounts are in place, before the process enters the
@@ -51,17 +64,30 @@ pub struct Plan<'a> {
     pub before_pivot: &'a dyn Fn() -> Result<(), String>,
 }
 
+/// The mounts that asked for `ro` but stay writable until [`ReadOnly::apply`]:
+/// tmpfs mounts and /dev (runc's finalizeRootfs), made read-only once the
+/// container's terminal is bound onto /dev/console.
+#[must_use]
+pub struct ReadOnly(Vec<mount::ReadOnlyLater>);
+
+impl ReadOnly {
+    pub fn apply(self) -> Result<(), RootfsError> {
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        for (mnt, recursive) in self.0 {
+            sys::mount_setattr(mnt.as_fd(), recursive, &attr).map_err(step("making a tmpfs or /dev read-only"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the container's filesystem view and makes it the process's root.
 /// Runs in the container's init, inside its new mount namespace.
-pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
+pub fn prepare(plan: &Plan) -> Result<ReadOnly, RootfsError> {
     let linux = plan.spec.linux().as_ref();
-    // 1. Nothing we mount may propagate back to the host. A shared or
-    // unbindable root is made so only once inside it (step 9): pivot_root
-    // refuses shared mounts, and an unbindable one cannot be bound.
-    let asked = linux.and_then(|l| l.rootfs_propagation().as_deref()).filter(|p| !p.is_empty());
-    let prop = root_propagation(asked)?;
-    let first = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) { MsFlags::MS_PRIVATE } else { prop };
-    mount(None::<&str>, "/", None::<&str>, first | MsFlags::MS_REC, None::<&str>).map_err(step("making / private"))?;
+    // 1. Propagation of / (see propagation.rs): what the host shares with
+    // the container stays shared only where the spec asks for it.
+    let asked = propagation::parse(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    propagation::before_mounts(asked, plan.rootfs, plan.procfs)?;
     // 2. The rootfs becomes a mount point of its own (pivot_root needs one).
     mount(Some(plan.rootfs), plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(step("binding the rootfs onto itself"))?;
@@ -75,15 +101,21 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         cgroupns: plan.cgroupns,
         idmapped: plan.idmapped,
         label: plan.mount_label,
+        sources: plan.sources,
     };
+    let mut ro_later = Vec::new();
     for (i, m) in plan.spec.mounts().iter().flatten().enumerate() {
-        mount::mount_one(&ctx, m, i)?;
+        ro_later.extend(mount::mount_one(&ctx, m, i)?);
     }
 
-    // 4. /dev.
-    let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
-    devices::create_devices(root.as_fd(), devs, plan.userns)?;
-    devices::create_symlinks(root.as_fd())?;
+    // 4. /dev, unless it is a bind mount (runc's needsSetupDev): then it
+    // is the caller's, as it is.
+    let dev_bound = plan.spec.mounts().iter().flatten().any(|m| mount::is_bind(m) && mount::is_dev(m.destination()));
+    if !dev_bound {
+        let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+        devices::create_devices(root.as_fd(), devs, plan.userns)?;
+        devices::create_symlinks(root.as_fd())?;
+    }
 
     // 5. The cwd exists before anything runs in it (runc creates it too).
     if let Some(p) = plan.spec.process() {
@@ -95,9 +127,9 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
 
     // 6. Enter the root.
     if plan.no_pivot {
-        chroot_into(root.as_fd())?;
+        enter::chroot_into(root.as_fd(), !plan.joined_mount_ns)?;
     } else {
-        pivot_into(root.as_fd())?;
+        enter::pivot_into(root.as_fd())?;
     }
     drop(root);
 
@@ -121,46 +153,9 @@ pub fn prepare(plan: &Plan) -> Result<(), RootfsError> {
         sys::mount_setattr(new_root.as_fd(), false, &attr).map_err(step("making the root read-only"))?;
     }
 
-    // 9. `linux.rootfsPropagation`, on the container's root itself (a new
-    // peer group for "shared": nothing is shared with the host).
-    if let Some(p) = asked {
-        let rec = if p.starts_with('r') { MsFlags::MS_REC } else { MsFlags::empty() };
-        mount(None::<&str>, "/", None::<&str>, prop | rec, None::<&str>).map_err(step("linux.rootfsPropagation"))?;
-    }
-    Ok(())
-}
-
-fn root_propagation(p: Option<&str>) -> Result<MsFlags, RootfsError> {
-    Ok(match p {
-        None | Some("") | Some("rslave") | Some("slave") => MsFlags::MS_SLAVE,
-        Some("rprivate") | Some("private") => MsFlags::MS_PRIVATE,
-        Some("rshared") | Some("shared") => MsFlags::MS_SHARED,
-        Some("runbindable") | Some("unbindable") => MsFlags::MS_UNBINDABLE,
-        Some(other) => {
-            return Err(RootfsError::Field {
-                field: "linux.rootfsPropagation".into(),
-                msg: format!("unknown propagation {other:?}"),
-            })
-        }
-    })
-}
-
-fn pivot_into(root: BorrowedFd) -> Result<(), RootfsError> {
-    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
-    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
-    // The old root is stacked under the new one at "."; detach it, without
-    // letting the unmount propagate anywhere.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(step("making the old root a slave"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(step("detaching the old root"))?;
-    nix::unistd::chdir("/").map_err(step("chdir /"))
-}
-
-fn chroot_into(root: BorrowedFd) -> Result<(), RootfsError> {
-    nix::unistd::fchdir(root).map_err(step("entering the rootfs"))?;
-    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(step("moving the rootfs to /"))?;
-    nix::unistd::chroot(".").map_err(step("chroot"))?;
-    nix::unistd::chdir("/").map_err(step("chdir /"))
+    // 9. `shared` and `unbindable` once more, on the container's root.
+    propagation::after_pivot(asked)?;
+    Ok(ReadOnly(ro_later))
 }
 
 /// The container's /dev/null, for masking files: opened without following

@@ -25,15 +25,38 @@ pub struct MountContext<'a> {
     pub idmapped: &'a [(usize, OwnedFd)],
     /// `linux.mountLabel` (SELinux).
     pub label: Option<&'a str>,
+    /// Bind sources nook opened for init (see `sources`): (index in
+    /// `mounts`, an O_PATH fd in init's mount namespace).
+    pub sources: &'a [(usize, OwnedFd)],
 }
 
-/// Mounts one entry of the spec's `mounts` inside the root.
-pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), RootfsError> {
+/// A mount to make read-only once everything is in place (recursively
+/// for `rro`).
+pub type ReadOnlyLater = (OwnedFd, bool);
+
+/// Whether `dest` names /dev.
+pub fn is_dev(dest: &Path) -> bool {
+    super::path::relative(dest) == Path::new("dev")
+}
+
+/// Whether `m` is a bind mount (runc's test: a `bind`/`rbind` option or
+/// type "bind").
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind")
+}
+
+/// Mounts one entry of the spec's `mounts` inside the root. A tmpfs, or a
+/// new filesystem on /dev, is attached read-write even when it asks for
+/// `ro`: as runc, the read-only part comes last (see `ReadOnlyLater`), so
+/// /dev/pts, the devices and /dev/console can still be made in it.
+pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<Option<ReadOnlyLater>, RootfsError> {
     let dest = m.destination();
     let field = |msg: String| RootfsError::Mount { index, dest: dest.to_owned(), msg };
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default()).map_err(field)?;
     let typ = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_deref();
+    let (opts, ro_later) =
+        if !is_bind(m) && (typ == "tmpfs" || is_dev(dest)) { opts.without_ro() } else { (opts, None) };
 
     if opts.copyup && (typ != "tmpfs" || opts.bind) {
         let what = if opts.bind { "bind" } else { typ };
@@ -52,13 +75,20 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
     } else if opts.bind || typ == "bind" {
         let src = source.ok_or_else(|| field("a bind mount needs a source".into()))?;
         let src = if src.is_absolute() { src.to_path_buf() } else { ctx.bundle.join(src) };
-        bind_source(&src, opts.recursive_bind || typ == "rbind")
-            .map_err(|e| field(format!("source {}: {e}", src.display())))?
+        let recursive = opts.recursive_bind || typ == "rbind";
+        match ctx.sources.iter().find(|(i, _)| *i == index) {
+            Some((_, fd)) => super::sources::bind_from(fd.as_fd(), recursive),
+            None => bind_source(&src, recursive),
+        }
+        .map_err(|e| field(format!("source {}: {e}", src.display())))?
     } else if typ == "cgroup" || typ == "cgroup2" {
         cgroup_mount(ctx, &opts).map_err(|e| field(format!("cgroup2: {e}")))?
     } else {
         if typ.is_empty() || typ == "none" {
             return Err(field("no type, and not a bind mount".into()));
+        }
+        if typ == "proc" || typ == "sysfs" {
+            ordinary_directory(ctx.root, dest, typ).map_err(field)?;
         }
         let (labelled, with) = with_label(&opts, typ, ctx.label);
         let mnt = match new_fs(typ, source, &labelled) {
@@ -82,6 +112,9 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         if opts.copyup {
             copy_up(ctx.root, dest, mnt.as_fd()).map_err(|e| field(format!("tmpcopyup: {e}")))?;
         }
+        if typ == "tmpfs" {
+            keep_mode(ctx.root, dest, &mnt).map_err(|e| field(format!("copying the mode of the directory: {e}")))?;
+        }
         (mnt, Kind::Dir)
     };
 
@@ -103,6 +136,31 @@ pub fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<(), Root
         sys::mount_setattr(detached.as_fd(), recursive, &attr)
             .map_err(|e| field(format!("setting propagation: {e}")))?;
     }
+    Ok(ro_later.map(|recursive| (detached, recursive)))
+}
+
+/// procfs and sysfs go on a directory or where nothing is yet, never
+/// through a symlink (which runc refuses in these words too): a /proc
+/// pointing elsewhere would put them, or leave the real one unmasked,
+/// wherever the image says.
+fn ordinary_directory(root: BorrowedFd, dest: &Path, typ: &str) -> Result<(), String> {
+    let Some(fd) = super::path::open_in_root(root, dest, true).map_err(|e| e.to_string())? else { return Ok(()) };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| e.to_string())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(format!("filesystem {typ:?} must be mounted on ordinary directory"));
+    }
+    Ok(())
+}
+
+/// A tmpfs over a directory that exists takes that directory's mode
+/// (sticky and set-id bits included; not its owner), whatever its own
+/// `mode=` says, as runc does (its mountToRootfs chmods the mount point).
+fn keep_mode(root: BorrowedFd, dest: &Path, tmpfs: &OwnedFd) -> std::io::Result<()> {
+    let Some(orig) = super::path::open_in_root(root, dest, false)? else { return Ok(()) };
+    let mode = nix::sys::stat::fstat(&orig)?.st_mode & 0o7777;
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let dir = nix::fcntl::openat(tmpfs, ".", flags, Mode::empty())?;
+    nix::sys::stat::fchmod(&dir, Mode::from_bits_truncate(mode))?;
     Ok(())
 }
 
@@ -198,7 +256,7 @@ fn cgroup_mount(ctx: &MountContext, opts: &MountOptions) -> std::io::Result<(Own
 }
 
 /// Whether mount `m` is idmapped (its own mappings, or `idmap`/`ridmap`).
-fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
+pub(super) fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
     opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
 }
 

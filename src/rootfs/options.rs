@@ -133,6 +133,18 @@ impl MountOptions {
         Ok(m)
     }
 
+    /// These options without `ro` (and `rro`), and whether they had it
+    /// (Some(true) for the recursive form): for a mount made read-only only
+    /// once everything below it is in place.
+    pub fn without_ro(&self) -> (MountOptions, Option<bool>) {
+        let mut o = self.clone();
+        let ro = |a: &MountAttr| a.attr_set & MOUNT_ATTR_RDONLY != 0;
+        let had = if ro(&self.rattr) { Some(true) } else { ro(&self.attr).then_some(false) };
+        o.attr.attr_set &= !MOUNT_ATTR_RDONLY;
+        o.rattr.attr_set &= !MOUNT_ATTR_RDONLY;
+        (o, had)
+    }
+
     /// Attribute flags for fsmount(2) of a fresh filesystem (which has no
     /// child mounts, so the recursive forms apply the same way).
     pub fn fsmount_flags(&self) -> u64 {
@@ -226,6 +238,15 @@ mod tests {
         assert_eq!(m.attr.attr_set, MOUNT_ATTR_RDONLY);
         let b = parse(&["bind"]);
         assert!(b.bind && !b.recursive_bind);
+    }
+
+    #[test]
+    fn ro_can_be_taken_off_for_later() {
+        let (o, had) = parse(&["ro", "nosuid"]).without_ro();
+        assert_eq!((o.attr.attr_set, had), (MOUNT_ATTR_NOSUID, Some(false)));
+        assert_eq!(o.fsmount_flags() & MOUNT_ATTR_RDONLY, 0);
+        assert_eq!(parse(&["rro"]).without_ro().1, Some(true));
+        assert_eq!(parse(&["rw"]).without_ro().1, None);
     }
 
     #[test]

@@ -147,7 +147,33 @@ pub fn ns_type(fd: BorrowedFd) -> io::Result<i32> {
 /// Marks every fd from `first` up close-on-exec.
 pub fn cloexec_range_from(first: u32) -> io::Result<()> {
     // SAFETY: only changes fd flags.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) }).map(|_| ())
+    match check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) }) {
+        Ok(_) => Ok(()),
+        // Older kernels (before 5.11), or a filter inherited from whoever
+        // started nook, that does not allow it: mark them one by one, as
+        // runc does.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => cloexec_each_from(first as i32),
+        Err(e) => Err(e),
+    }
+}
+
+/// The fallback of [`cloexec_range_from`]: every fd listed in
+/// /proc/self/fd from `first` on gets FD_CLOEXEC.
+pub fn cloexec_each_from(first: i32) -> io::Result<()> {
+    let fds: Vec<i32> =
+        std::fs::read_dir("/proc/self/fd")?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|&fd| fd >= first) {
+        // SAFETY: fcntl on an integer fd changes only its flags; an fd
+        // closed since the listing (the directory's own) gives EBADF.
+        let flags = match check(unsafe { libc::fcntl(fd, libc::F_GETFD) } as libc::c_long) {
+            Ok(f) => f as i32,
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => continue,
+            Err(e) => return Err(e),
+        };
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } as libc::c_long)?;
+    }
+    Ok(())
 }
 
 /// pidfd_send_signal(2).
@@ -269,4 +295,34 @@ pub fn sched_setaffinity_self(cpus: &[u64]) -> io::Result<()> {
     // SAFETY: the pointer and byte length describe `cpus`.
     check(unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, std::mem::size_of_val(cpus), cpus.as_ptr()) })
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod cloexec_tests {
+    use std::os::fd::AsRawFd;
+
+    fn cloexec(fd: i32) -> bool {
+        // SAFETY: F_GETFD reads flags only.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+    }
+
+    #[test]
+    fn the_fallback_marks_every_fd_from_the_first_on() {
+        // Two fds without FD_CLOEXEC (F_DUPFD sets none), high enough to
+        // be out of the way of other tests' fds.
+        let f = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: dups of an open fd; both are closed below.
+        let a = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, 900) };
+        // SAFETY: as above.
+        let b = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, a + 1) };
+        assert!(a > 0 && b > a && !cloexec(a) && !cloexec(b));
+        super::cloexec_each_from(b).unwrap();
+        assert!(!cloexec(a), "below the first: left alone");
+        assert!(cloexec(b));
+        // SAFETY: our own dups.
+        unsafe {
+            libc::close(a);
+            libc::close(b)
+        };
+    }
 }

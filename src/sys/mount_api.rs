@@ -132,3 +132,17 @@ pub fn mount_setattr(fd: BorrowedFd, recursive: bool, attr: &MountAttr) -> io::R
     })
     .map(|_| ())
 }
+
+/// The id of the mount `fd` is on (statx STATX_MNT_ID), as in the first
+/// field of /proc/<pid>/mountinfo.
+pub fn mount_id(fd: BorrowedFd) -> io::Result<u64> {
+    // SAFETY: statx is plain old data; zeroed is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, empty C string with AT_EMPTY_PATH, and a valid buffer.
+    check(unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_MNT_ID, &mut stx) }
+        as libc::c_long)?;
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    Ok(stx.stx_mnt_id)
+}

@@ -61,6 +61,16 @@ impl ProcFs {
         Ok(fd.into())
     }
 
+    /// Reads `path` (relative, e.g. `thread-self/mountinfo`) whole.
+    pub fn read_to_string(&self, path: &str) -> io::Result<String> {
+        let resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+        let fd = openat2(self.root.as_fd(), Path::new(path), libc::O_RDONLY | libc::O_NOCTTY, 0, resolve)?;
+        if !is_procfs(&fd)? {
+            return Err(io::Error::other(format!("/proc/{path} is not on procfs")));
+        }
+        io::read_to_string(std::fs::File::from(fd))
+    }
+
     /// Writes `data` to `path` in one write, as procfs files expect.
     pub fn write(&self, path: &str, data: &str) -> io::Result<()> {
         let mut f = self.open_write(path)?;
@@ -92,6 +102,14 @@ mod tests {
                 assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
             }
         }
+    }
+
+    #[test]
+    fn reads_the_callers_own_files() {
+        let proc = ProcFs::open().unwrap();
+        let own = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+        assert_eq!(proc.read_to_string("thread-self/mountinfo").unwrap(), own);
+        assert!(proc.read_to_string("self/root/etc/passwd").is_err());
     }
 
     #[test]
