@@ -333,7 +333,9 @@ def debug_log_phases(rt, bundle, runs):
             for line in f:
                 m = re.search(r"\[(\d+\.\d+) ms\] (.*?)\"?$", line)
                 if m:
-                    msg = re.sub(r"init \d+ ready", "init ready", m.group(2)).rstrip('"')
+                    msg = re.sub(r"init \d+ ready", "init ready", m.group(2))
+                    # runc's `process exited` line: its pid field varies.
+                    msg = re.sub(r'" pid=\d+ status=(\d+)$', r" status=\1", msg).rstrip('"')
                     stamps[msg] = float(m.group(1))
         stamps["wall"] = wall
         rows.append(stamps)

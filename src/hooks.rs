@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | prestart, createRuntime | nook, while init waits before pivot_root | runtime namespaces | fails create |
 //! | createContainer | init, before pivot_root | container namespaces | fails create |
-//! | startContainer | init, after `start`, before exec | container namespaces | fails the start |
+//! | startContainer | init, after `start`, last before exec (under the filter, as the process's user) | container namespaces | fails the start |
 //! | poststart | nook, after `start` | runtime namespaces | fails the start, stops the container |
 //! | poststop | nook, on `delete` | runtime namespaces | warning |
 

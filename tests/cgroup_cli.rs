@@ -131,6 +131,24 @@ fn update_changes_a_live_hugetlb_limit() {
     assert_eq!(ev["data"]["hugetlb"]["2MB"]["max"], 8388608);
 }
 
+/// runc reads resources with Go's decoder, which matches keys ignoring
+/// case; callers write `pagesize` and `hugePageLimits` and rely on it.
+/// nook reads `linux.resources` and `update --resources` the same way.
+#[test]
+fn resource_keys_are_matched_ignoring_case_as_runc_does() {
+    let b = Bundle::new("gokeys", &["sleep", "100"]);
+    b.edit(|c| c["linux"]["resources"]["hugePageLimits"] = json!([{"pagesize": "2MB", "Limit": 4194304}]));
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    let max = b.cgroup_dir().join("hugetlb.2MB.max");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "4194304");
+    let file = b.dir.join("res.json");
+    std::fs::write(&file, r#"{"HugepageLimits": [{"PAGESIZE": "2MB", "limit": 8388608}]}"#).unwrap();
+    ok(&b.nook(&["update", "--resources", file.to_str().unwrap(), &b.id]), "update -r FILE");
+    assert_eq!(std::fs::read_to_string(&max).unwrap().trim(), "8388608");
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete --force");
+    b.assert_clean();
+}
+
 #[test]
 fn a_failed_update_names_the_problem_and_changes_nothing() {
     // Started with a hugetlb limit, so that its file exists (on a fresh
@@ -216,6 +234,38 @@ fn kill_all_ends_every_process() {
     }
 }
 
+/// A container without its own pid namespace leaves its init's children
+/// behind in its cgroup when init exits: stopped, yet not empty. As runc,
+/// `ps` lists them and `kill --all` signals them (containerd's shim calls
+/// exactly `kill --all ID KILL` then); `kill` without --all is refused.
+#[test]
+fn a_stopped_container_with_processes_left_is_listed_and_killed_with_all() {
+    let b = Bundle::new("leftover", &["sh", "-c", "sleep 100 & exit 0"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    ok(&b.with_bundle("run", &["-d"]), "run -d");
+    wait_status(&b, "stopped");
+    let procs = b.cgroup_dir().join("cgroup.procs");
+    let left: Vec<i64> = std::fs::read_to_string(&procs).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(left.len(), 1, "the sleep should be left in the cgroup: {left:?}");
+    let listed: Vec<i64> = serde_json::from_str(&ok(&b.nook(&["ps", "--format", "json", &b.id]), "ps")).unwrap();
+    assert_eq!(listed, left);
+    assert_one_line_error(&b.nook(&["kill", &b.id, "KILL"]), "container not running");
+    ok(&b.nook(&["kill", "--all", &b.id, "KILL"]), "kill --all of a stopped container");
+    let t = Instant::now();
+    while !std::fs::read_to_string(&procs).unwrap_or_default().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(5), "the left process was not killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing left: still fine, as runc.
+    ok(&b.nook(&["kill", "--all", &b.id, "KILL"]), "kill --all of an empty stopped container");
+    ok(&b.nook(&["delete", &b.id]), "delete");
+    b.assert_clean();
+    assert_one_line_error(&b.nook(&["kill", "--all", &b.id, "KILL"]), "does not exist");
+}
+
 #[test]
 fn the_commands_refuse_unknown_and_stopped_containers() {
     let b = Bundle::new("refuse", &["true"]);
@@ -236,13 +286,95 @@ fn the_commands_refuse_unknown_and_stopped_containers() {
     // Stopped.
     ok(&b.nook(&["start", &b.id]), "start");
     wait_status(&b, "stopped");
-    for cmd in [&["pause"][..], &["ps"], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]] {
+    for cmd in [&["pause"][..], &["update", "--pids-limit", "5"], &["events", "--stats"], &["events"]] {
         let mut a = cmd.to_vec();
         a.push(&b.id);
         assert_one_line_error(&b.nook(&a), "container not running");
     }
+    // ps of a stopped container lists nothing and succeeds, as runc's
+    // (whose json is its nil slice: null).
+    assert_eq!(ok(&b.nook(&["ps", "--format", "json", &b.id]), "ps json").trim(), "null");
+    let table = ok(&b.nook(&["ps", &b.id]), "ps");
+    assert!(table.lines().count() == 1 && table.contains("PID"), "only the header: {table}");
     assert_one_line_error(&b.nook(&["resume", &b.id]), "container not paused");
     ok(&b.nook(&["delete", &b.id]), "delete");
+    b.assert_clean();
+}
+
+/// A cgroup the test made itself, and a process it put there: on drop
+/// (also when an assertion fails) thawed, emptied and removed.
+struct OwnCgroup {
+    dir: std::path::PathBuf,
+    squatter: Option<std::process::Child>,
+}
+
+impl Drop for OwnCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("cgroup.freeze"), "0");
+        if let Some(c) = self.squatter.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A cgroup that already holds processes gets runc 1.1's warning, and the
+/// container still runs in it.
+#[test]
+fn a_cgroup_that_holds_processes_is_a_warning() {
+    let b = Bundle::new("nonempty", &["sleep", "100"]);
+    std::fs::create_dir(b.cgroup_dir()).unwrap();
+    let squatter = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    std::fs::write(b.cgroup_dir().join("cgroup.procs"), squatter.id().to_string()).unwrap();
+    let mut own = OwnCgroup { dir: b.cgroup_dir(), squatter: Some(squatter) };
+    let out = b.with_bundle("run", &["-d"]);
+    assert!(out.status.success(), "run -d: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(r#"level=warning msg="container's cgroup is not empty: 1 process(es) found""#),
+        "no warning in {err:?}"
+    );
+    assert_eq!(b.status(), "running");
+    // delete --force kills everything in the cgroup, the squatter too.
+    ok(&b.nook(&["delete", "--force", &b.id]), "delete --force");
+    assert!(!own.squatter.take().unwrap().wait().unwrap().success());
+    b.assert_clean();
+}
+
+/// A cgroup frozen before create would hold init frozen before it could
+/// report ready: create fails at once, in runc's words, and leaves nothing
+/// of its own (the frozen cgroup is the caller's).
+#[test]
+fn a_frozen_cgroup_fails_create_at_once() {
+    let b = Bundle::new("frozen", &["true"]);
+    let own = OwnCgroup { dir: b.cgroup_dir(), squatter: None };
+    std::fs::create_dir(&own.dir).unwrap();
+    std::fs::write(own.dir.join("cgroup.freeze"), "1").unwrap();
+    let mut c = b.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = std::fs::write(own.dir.join("cgroup.freeze"), "0");
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("create hung on a frozen cgroup");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("container's cgroup unexpectedly frozen"), "{err}");
+    assert!(err.contains(own.dir.to_str().unwrap()), "{err}");
+    assert!(!b.root.join(&b.id).exists(), "state dir left behind");
+    assert_eq!(std::fs::read_to_string(own.dir.join("cgroup.procs")).unwrap(), "");
+    drop(own);
     b.assert_clean();
 }
 

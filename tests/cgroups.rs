@@ -9,7 +9,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
-use nix::sys::signal::Signal;
 use nook::cgroups::{self, Cgroup, CgroupError};
 use oci_spec::runtime::LinuxResources;
 
@@ -42,7 +41,7 @@ impl Ctr {
 impl Drop for Ctr {
     fn drop(&mut self) {
         let cg = self.cg.take().unwrap();
-        let _ = cg.kill_all(Signal::SIGKILL);
+        let _ = cg.kill_all(libc::SIGKILL);
         cg.destroy().unwrap();
     }
 }
@@ -89,7 +88,7 @@ fn every_resource_lands_in_its_file() {
     assert!(st.memory.usage.usage > 0);
     assert_eq!(st.memory.usage.limit, 50331648);
     assert_eq!(st.pids.current, 1);
-    c.cg().kill_all(Signal::SIGKILL).unwrap();
+    c.cg().kill_all(libc::SIGKILL).unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
 }
 
@@ -151,7 +150,7 @@ fn freeze_thaw_kill() {
     assert!(!c.cg().paused().unwrap());
     assert_eq!(c.cg().pids().unwrap(), vec![child.id() as i32]);
     c.cg().freeze().unwrap();
-    c.cg().kill_all(Signal::SIGKILL).unwrap();
+    c.cg().kill_all(libc::SIGKILL).unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
 }
 

@@ -94,6 +94,22 @@ fn exec_process_json_and_detach_with_pid_file() {
     }
 }
 
+/// A process.json without `user` runs as uid 0, gid 0: runc's decoder
+/// leaves the zero value, and callers leave the field out.
+#[test]
+fn exec_process_json_without_user_runs_as_root() {
+    let b = running("exec-nouser");
+    let pj = b.dir.join("process.json");
+    std::fs::write(&pj, r#"{"args":["id"],"cwd":"/","env":["PATH=/bin"]}"#).unwrap();
+    let out = b.nook(&["exec", "--process", pj.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out);
+    assert!(id.starts_with("uid=0") && id.contains(" gid=0"), "{id}");
+    // `cwd` is still required, as runc requires it.
+    std::fs::write(&pj, r#"{"args":["id"]}"#).unwrap();
+    assert_one_line_error(&b.nook(&["exec", "--process", pj.to_str().unwrap(), &b.id]), "cwd");
+}
+
 #[test]
 fn exec_forwards_signals_to_the_process() {
     let b = running("exec-signal");
@@ -114,22 +130,34 @@ fn exec_forwards_signals_to_the_process() {
     assert_eq!(child.wait().unwrap().code(), Some(42));
 }
 
+/// A failed exec is one line, "exec failed: …", and exit 255, as runc's
+/// (`fatalWithCode(…, 255)`): callers tell a failed exec from the
+/// program's own exit code by it.
+fn assert_exec_failed(out: &std::process::Output, needle: &str) {
+    assert_one_line_error(out, needle);
+    assert!(stderr(out).contains("exec failed: "), "{}", stderr(out));
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(out));
+}
+
 #[test]
 fn exec_bad_input_is_one_line() {
     let b = running("exec-bad");
-    assert_one_line_error(&b.nook(&["exec", &b.id, "no-such-program"]), "executable file not found");
-    assert_one_line_error(&b.nook(&["exec", "no-such-container", "true"]), "does not exist");
-    assert_one_line_error(&b.nook(&["exec", &b.id]), "a command is required");
-    assert_one_line_error(&b.nook(&["exec", "-u", "root", &b.id, "true"]), "uid must be a number");
-    assert_one_line_error(&b.nook(&["exec", "--cap", "CAP_BOGUS", &b.id, "true"]), "unknown capability");
-    assert_one_line_error(&b.nook(&["exec", "--preserve-fds", "9", &b.id, "true"]), "is not open");
+    assert_exec_failed(&b.nook(&["exec", &b.id, "no-such-program"]), "executable file not found");
+    assert_exec_failed(&b.nook(&["exec", "no-such-container", "true"]), "does not exist");
+    assert_exec_failed(&b.nook(&["exec", &b.id]), "process args cannot be empty");
+    assert_exec_failed(&b.nook(&["exec", "-u", "root", &b.id, "true"]), "uid must be a number");
+    assert_exec_failed(&b.nook(&["exec", "--cap", "CAP_BOGUS", &b.id, "true"]), "unknown capability");
+    assert_exec_failed(&b.nook(&["exec", "--preserve-fds", "9", &b.id, "true"]), "is not open");
+    let missing = b.dir.join("no-such-dir/exec.pid");
+    let out = b.nook(&["exec", "--pid-file", missing.to_str().unwrap(), &b.id, "true"]);
+    assert_exec_failed(&out, "no-such-dir");
     assert!(b.nook(&["kill", &b.id, "KILL"]).status.success());
     let t = Instant::now();
     while b.status() != "stopped" {
         assert!(t.elapsed() < Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "not running");
+    assert_exec_failed(&b.nook(&["exec", &b.id, "true"]), "not running");
 }
 
 #[test]
@@ -158,11 +186,59 @@ fn exec_ends_cleanly_when_the_container_dies_first() {
     b.assert_clean();
 }
 
+/// `exec --cgroup` (runc's sub-cgroup form, cgroup v2): the process is
+/// born in an existing sub-cgroup of the container's; paths that leave the
+/// container's cgroup, missing ones and named controllers are refused.
+#[test]
+fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
+    let b = running("exec-subcg");
+    std::fs::create_dir(b.cgroup_dir().join("sub")).unwrap();
+    for arg in ["sub", ":sub", "/sub", "x/../sub"] {
+        let out = b.nook(&["exec", "--cgroup", arg, &b.id, "cat", "/proc/self/cgroup"]);
+        assert!(out.status.success(), "--cgroup {arg}: {}", stderr(&out));
+        assert!(stdout(&out).lines().any(|l| l == "0::/sub"), "--cgroup {arg}: {}", stdout(&out));
+    }
+    let out = b.nook(&["exec", "--cgroup", "/", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(stdout(&out).lines().any(|l| l == "0::/"), "--cgroup /: {}", stdout(&out));
+    let out = b.nook(&["exec", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(stdout(&out).lines().any(|l| l == "0::/"), "no --cgroup: {}", stdout(&out));
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "..", &b.id, "true"]), ".. is not a sub cgroup path");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "nonexistent", &b.id, "true"]), "nonexistent: No such file");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "hugetlb:sub", &b.id, "true"]), "unknown controller hugetlb");
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "a", "--cgroup", "b", &b.id, "true"]), "missing <controller>:");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+/// A container that gave its top cgroup domain controllers for children of
+/// its own (init moved into a sub-cgroup, as systemd in a container does)
+/// has no room there for processes: exec joins init's cgroup, as runc
+/// does, unless `--cgroup` names the place.
+#[test]
+fn exec_joins_inits_cgroup_when_the_containers_is_busy() {
+    let b = Bundle::new("exec-busy", &["sleep", "1000"]);
+    // A hugetlb limit makes the controller available to the container's
+    // cgroup (the only one this host's v2 hierarchy has).
+    b.edit(|c| c["linux"]["resources"]["hugepageLimits"] = serde_json::json!([{"pageSize": "2MB", "limit": 0}]));
+    assert!(b.with_bundle("run", &["--detach"]).status.success());
+    let cg = b.cgroup_dir();
+    std::fs::create_dir(cg.join("init")).unwrap();
+    std::fs::write(cg.join("init/cgroup.procs"), b.state()["pid"].to_string()).unwrap();
+    std::fs::write(cg.join("cgroup.subtree_control"), "+hugetlb").unwrap();
+    let out = b.nook(&["exec", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == "0::/init"), "{}", stdout(&out));
+    assert_exec_failed(&b.nook(&["exec", "--cgroup", "/", &b.id, "true"]), "Device or resource busy");
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
 #[test]
 fn exec_into_a_paused_container_is_refused() {
     let b = running("exec-paused");
     assert!(b.nook(&["pause", &b.id]).status.success());
-    assert_one_line_error(&b.nook(&["exec", &b.id, "true"]), "paused");
+    let out = b.nook(&["exec", &b.id, "true"]);
+    assert_exec_failed(&out, "cannot exec in a paused container (use --ignore-paused to override)");
     assert!(b.nook(&["resume", &b.id]).status.success());
     assert!(b.nook(&["exec", &b.id, "true"]).status.success());
 }

@@ -115,3 +115,52 @@ fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
     b.assert_clean();
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "poststop\npoststop\n");
 }
+
+/// createContainer hooks run with the container's rootfs as working
+/// directory, as runc runs them (the path as the runtime's namespace names
+/// it: they run before the pivot).
+#[test]
+fn create_container_hooks_run_in_the_rootfs() {
+    let b = Bundle::new("cc-cwd", &["true"]);
+    let out_file = b.dir.join("cc-cwd");
+    b.edit(|c| c["hooks"] = json!({"createContainer": [hook(&format!("pwd -P > {}", out_file.display()))]}));
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rootfs = std::fs::canonicalize(b.dir.join("rootfs")).unwrap();
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap().trim_end(), rootfs.to_str().unwrap());
+    b.assert_clean();
+}
+
+/// startContainer hooks run as runc runs them: after the container's
+/// seccomp filter is in place (a syscall the filter denies fails in the
+/// hook too), and with no fd of nook's to inherit, not even one nook
+/// inherited itself (fd 7 here): `ls /proc/self/fd`, exec'd by the hook's
+/// shell, sees 0, 1, 2 and its own directory fd (3).
+#[test]
+fn start_container_hooks_run_under_the_filter_with_only_stdio() {
+    for nnp in [true, false] {
+        let b = Bundle::new("sc-filter", &["true"]);
+        let script = "mkdir /hook-dir 2> /hook-mkdir; exec /bin/ls /proc/self/fd > /hook-fds";
+        b.edit(|c| {
+            c["root"]["readonly"] = false.into();
+            c["process"]["noNewPrivileges"] = nnp.into();
+            c["hooks"] = json!({"startContainer": [hook(script)]});
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+            });
+        });
+        let mut c = std::process::Command::new("/bin/sh");
+        c.args(["-c", "exec \"$0\" \"$@\" 7</dev/null", NOOK, "--root"]).arg(&b.root);
+        c.args(["run", "--bundle"]).arg(&b.dir).arg(&b.id).stdin(std::process::Stdio::null());
+        let out = output_via_files(c);
+        assert!(out.status.success(), "noNewPrivileges {nnp}: {}", stderr(&out));
+        let rootfs = b.dir.join("rootfs");
+        assert!(!rootfs.join("hook-dir").exists(), "noNewPrivileges {nnp}: the hook ran before the filter");
+        let err = std::fs::read_to_string(rootfs.join("hook-mkdir")).unwrap();
+        assert!(err.contains("Operation not permitted"), "noNewPrivileges {nnp}: {err}");
+        let fds = std::fs::read_to_string(rootfs.join("hook-fds")).unwrap();
+        assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2", "3"], "noNewPrivileges {nnp}");
+        b.assert_clean();
+    }
+}

@@ -78,6 +78,118 @@ fn kill_default_is_sigterm_and_reaches_a_created_container() {
     b.assert_clean();
 }
 
+/// Signal 0 only checks (kill(2)): accepted as runc accepts it, with and
+/// without --all, and nothing is signalled. --all also takes the signals
+/// nix cannot name (the real-time ones: RTMIN+3 is 37 with glibc).
+#[test]
+fn kill_signal_0_checks_and_all_takes_any_signal() {
+    let b = Bundle::new("sig0", &["sh", "-c", "trap 'echo rt >> /rt' 37; while true; do sleep 0.05; done"]);
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    assert!(b.with_bundle("run", &["--detach"]).status.success());
+    for args in [&["kill", &b.id, "0"][..], &["kill", "-a", &b.id, "0"], &["kill", "--all", &b.id, "0"]] {
+        let out = b.nook(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(b.status(), "running");
+    let out = b.nook(&["kill", "--all", &b.id, "RTMIN+3"]);
+    assert!(out.status.success(), "kill --all RTMIN+3: {}", stderr(&out));
+    let rt = b.dir.join("rootfs/rt");
+    let t = Instant::now();
+    while !rt.exists() {
+        assert!(t.elapsed() < Duration::from_secs(5), "the trap never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.nook(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+/// `"path": ""` in a namespace entry means a new namespace, as runc's
+/// decoder reads it (an empty string is no path).
+#[test]
+fn an_empty_namespace_path_is_a_new_namespace() {
+    let b = Bundle::new("emptypath", &["readlink", "/proc/self/ns/uts"]);
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            ns["path"] = "".into();
+        }
+    });
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let host = std::fs::read_link("/proc/self/ns/uts").unwrap();
+    let inside = stdout(&out);
+    assert!(inside.starts_with("uts:["), "{inside}");
+    assert_ne!(inside.trim(), host.to_str().unwrap(), "the uts namespace must be new");
+    b.assert_clean();
+}
+
+/// `--debug` says what runc's says at the same steps (runc's own suite
+/// looks for these lines), in runc's formats, on stderr or in `--log`; the
+/// lines init writes after its stdio became the container's (a terminal)
+/// still go to nook's stderr, never into the container's output.
+#[test]
+fn debug_lines_say_what_runcs_say() {
+    const STEPS: [&str; 4] = [
+        "nsexec container setup",
+        "child process in init()",
+        "init: closing the pipe to signal completion",
+        "process exited",
+    ];
+    let has_steps = |text: &str, what: &str| {
+        for step in STEPS {
+            assert!(text.contains(step), "{what}: no {step:?} in {text}");
+        }
+    };
+    let b = Bundle::new("debug", &["true"]);
+    let out = b.nook(&["--debug", "run", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    has_steps(&err, "stderr");
+    assert!(err.contains("level=debug"), "{err}");
+    let exited = err.lines().find(|l| l.contains("process exited")).unwrap();
+    assert!(exited.ends_with(" status=0") && exited.contains(" pid="), "{exited}");
+
+    for format in ["text", "json"] {
+        let log = b.dir.join(format!("log.{format}"));
+        let out = b.nook(&[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            format,
+            "run",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &b.id,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("debug"), "{format}: debug lines on stderr with --log: {}", stderr(&out));
+        let text = std::fs::read_to_string(&log).unwrap();
+        has_steps(&text, format);
+        if format == "json" {
+            for line in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["level"], "debug", "{line}");
+                if v["msg"].as_str().unwrap().ends_with("process exited") {
+                    assert_eq!(v["status"], 0, "{line}");
+                    assert!(v["pid"].as_i64().unwrap() > 0, "{line}");
+                }
+            }
+        }
+    }
+
+    // A terminal, relayed in the foreground: the container's output holds
+    // no debug line, nook's stderr holds them all.
+    b.edit(|c| {
+        c["process"]["terminal"] = true.into();
+        c["process"]["args"] = serde_json::json!(["echo", "hi"]);
+    });
+    let out = b.nook(&["--debug", "run", "--bundle", b.dir.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim_end(), "hi", "only the program's output");
+    has_steps(&stderr(&out), "stderr with a terminal");
+    b.assert_clean();
+}
+
 #[test]
 fn delete_force_kills_a_running_container() {
     let b = Bundle::new("force", &["sleep", "100"]);

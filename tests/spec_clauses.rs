@@ -488,7 +488,8 @@ fn seccomp_errno_and_listener_errors() {
         (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent/nook.sock",
                    "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"}]}),
-            "nook.sock",
+            // runc's words, and the path.
+            "failed to connect with seccomp agent specified in the seccomp profile: /nonexistent/nook.sock",
         ),
     ];
     for (seccomp, needle) in cases {

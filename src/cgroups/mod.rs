@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 pub use devices::{container_rules, DeviceRule};
@@ -71,6 +69,8 @@ pub enum CgroupError {
     Annotation(#[from] systemd::AnnotationError),
     #[error("device cgroup program: {op}: {source}")]
     Bpf { op: &'static str, source: io::Error },
+    #[error("container's cgroup unexpectedly frozen: {dir} is frozen (write 0 to its cgroup.freeze to thaw it)")]
+    Frozen { dir: PathBuf },
 }
 
 impl CgroupError {
@@ -423,11 +423,21 @@ impl Cgroup {
         Ok(read(&self.path, "cgroup.freeze")?.trim() == "1")
     }
 
-    /// Signal every process in the cgroup tree. SIGKILL uses `cgroup.kill`
-    /// (kernel ≥ 5.14) when present; other signals, or older kernels, signal
-    /// each pid from `cgroup.procs`.
-    pub fn kill_all(&self, signal: Signal) -> Result<()> {
-        if signal == Signal::SIGKILL {
+    /// Whether anything born here now would be frozen: the cgroup was asked
+    /// to freeze, or is frozen through an ancestor (`cgroup.events`). The
+    /// root cgroup, which has neither file, never is.
+    pub fn frozen(&self) -> bool {
+        let asked = read_opt(&self.path, "cgroup.freeze").is_some_and(|f| f.trim() == "1");
+        let events = read_opt(&self.path, "cgroup.events").unwrap_or_default();
+        asked || stats::parse_flat_keyed(&events).get("frozen") == Some(&1)
+    }
+
+    /// Signal every process in the cgroup tree with `sig`, any number
+    /// kill(2) takes (0 only checks, as runc's `kill --all ID 0`). SIGKILL
+    /// uses `cgroup.kill` (kernel ≥ 5.14) when present; other signals, or
+    /// older kernels, signal each pid from `cgroup.procs`.
+    pub fn kill_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
             match write_raw(&self.path, "cgroup.kill", "1") {
                 Ok(()) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -435,9 +445,11 @@ impl Cgroup {
             }
         }
         for pid in self.pids()? {
-            match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(CgroupError::io("kill", format!("pid {pid}"), e.into())),
+            match crate::sys::kill(pid, sig) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(CgroupError::io("kill", format!("pid {pid}"), e))
+                }
+                _ => {}
             }
         }
         Ok(())

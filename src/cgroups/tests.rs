@@ -61,7 +61,7 @@ impl Drop for Area {
         let left = Cgroup::open(&self.top).ok().map(|cg| (cg.pids().unwrap_or_default(), cg));
         if let Some((pids, cg)) = &left {
             if !pids.is_empty() {
-                cg.kill_all(Signal::SIGKILL).unwrap();
+                cg.kill_all(libc::SIGKILL).unwrap();
                 assert!(std::thread::panicking(), "test left processes behind: {pids:?}");
             }
         }
@@ -254,10 +254,10 @@ fn scenario_processes(mount: &Path) {
     assert_eq!(parent.oom_events().oom_kill, 0);
 
     // A signal other than SIGKILL goes to each pid.
-    child_cg.kill_all(Signal::SIGTERM).unwrap();
+    child_cg.kill_all(libc::SIGTERM).unwrap();
     assert_eq!(b.wait().unwrap().signal(), Some(libc::SIGTERM));
     // SIGKILL goes through cgroup.kill.
-    parent.kill_all(Signal::SIGKILL).unwrap();
+    parent.kill_all(libc::SIGKILL).unwrap();
     assert_eq!(a.wait().unwrap().signal(), Some(libc::SIGKILL));
     child_cg.destroy().unwrap();
     parent.destroy().unwrap();
@@ -269,7 +269,7 @@ fn scenario_frozen_process_is_killed(mount: &Path) {
     let cg = Cgroup::create(mount, &area.top.join("ctr"), &LinuxResources::default(), None, Enable::Needed).unwrap();
     let mut c = sleeper(&cg);
     cg.freeze().unwrap();
-    cg.kill_all(Signal::SIGKILL).unwrap();
+    cg.kill_all(libc::SIGKILL).unwrap();
     assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
     // Destroy right away: rmdir may see EBUSY while the task drains.
     cg.destroy().unwrap();

@@ -50,6 +50,9 @@ pub struct ExecArgs {
     /// Pass fds 3 .. 3+N-1 to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run the process in an (existing) sub-cgroup of the container's: [<controller>:]<cgroup> (cgroup v2: PATH or :PATH)
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     /// Allow exec in a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
@@ -69,15 +72,18 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
             anyhow::bail!("exec: give either --process or a command, not both");
         }
         // Fields are named as in config.json (`process.cwd`), as runc does.
-        return crate::spec::read_json(p, crate::spec::MAX_CONFIG_BYTES).map_err(|e| match e {
-            crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
-                crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
-            }
-            e => e.into(),
-        });
+        return crate::spec::read_doc(p, crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Process).map_err(
+            |e| match e {
+                crate::spec::SpecError::Parse { path, field, msg } if !field.starts_with('(') => {
+                    crate::spec::SpecError::Parse { path, field: format!("process.{field}"), msg }.into()
+                }
+                e => e.into(),
+            },
+        );
     }
     if a.command.is_empty() {
-        anyhow::bail!("exec: a command is required (or --process)");
+        // runc's words.
+        anyhow::bail!("process args cannot be empty");
     }
     let config = crate::state::load_config(&cli.root.join(&a.id)).map_err(|e| match e {
         crate::state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -144,9 +150,44 @@ fn build_process(cli: &Cli, a: &ExecArgs) -> anyhow::Result<Process> {
     Ok(p)
 }
 
+/// `--cgroup` values, read as runc reads them: `PATH` (only alone), or
+/// `CONTROLLER[,CONTROLLER…]:PATH` (any number). cgroup v2 has one
+/// hierarchy, whose paths runc keys by the empty controller: `:PATH` (or
+/// `PATH`) is the sub-cgroup; any named controller is unknown there.
+fn sub_cgroup(values: &[String]) -> anyhow::Result<Option<String>> {
+    let mut unified = None;
+    let mut named = None;
+    for v in values {
+        let parts: Vec<&str> = v.splitn(3, ':').collect();
+        match parts[..] {
+            [path] if values.len() == 1 => unified = Some(path.to_owned()),
+            [_] => anyhow::bail!("invalid --cgroup argument: {v} (missing <controller>: prefix)"),
+            [controllers, path] => {
+                for c in controllers.split(',') {
+                    match c {
+                        "" => unified = Some(path.to_owned()),
+                        c => named = named.or(Some(c.to_owned())),
+                    }
+                }
+            }
+            _ => anyhow::bail!("invalid --cgroup argument: {v}"),
+        }
+    }
+    match (unified, named) {
+        (Some(path), _) => Ok(Some(path)),
+        (None, Some(c)) => {
+            anyhow::bail!(
+                "--cgroup: unknown controller {c} in SubCgroupPaths (cgroup v2 has one hierarchy: give PATH or :PATH)"
+            )
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 pub fn exec(cli: &Cli, a: &ExecArgs) -> anyhow::Result<i32> {
     crate::state::validate_id(&a.id)?;
     let process = build_process(cli, a)?;
+    let sub_cgroup = sub_cgroup(&a.cgroup)?;
     super::create::prologue(cli)?;
     let opts = ExecOptions {
         id: a.id.clone(),
@@ -156,6 +197,29 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> anyhow::Result<i32> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
         console_socket: a.console_socket.clone(),
+        sub_cgroup,
     };
     Ok(container::exec(&cli.root, &opts)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sub_cgroup;
+
+    fn sub(v: &[&str]) -> Result<Option<String>, String> {
+        sub_cgroup(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cgroup_arguments_are_read_as_runc_reads_them_on_v2() {
+        assert_eq!(sub(&[]), Ok(None));
+        assert_eq!(sub(&["sub"]), Ok(Some("sub".into())));
+        assert_eq!(sub(&[":a/b"]), Ok(Some("a/b".into())));
+        assert_eq!(sub(&["/"]), Ok(Some("/".into())));
+        assert_eq!(sub(&["hugetlb:x", ":y"]), Ok(Some("y".into())));
+        assert_eq!(sub(&["a:b:c"]).unwrap_err(), "invalid --cgroup argument: a:b:c");
+        assert!(sub(&["x", "y"]).unwrap_err().contains("missing <controller>: prefix"));
+        assert!(sub(&["hugetlb:x"]).unwrap_err().contains("unknown controller hugetlb"));
+        assert!(sub(&["cpu,memory:x"]).unwrap_err().contains("unknown controller cpu"));
+    }
 }

@@ -1,11 +1,14 @@
 //! The command line: runc's global flags and subcommands, each in a file of
-//! its own. Errors become one line on stderr (and in the log) and exit 1.
+//! its own. Errors become one line on stderr (and in the log) and exit 1
+//! (runc's codes: 255 for a failed `exec`, 3 for an unknown command); help,
+//! version and usage errors are runc's (see `help`).
 
 mod create;
 mod delete;
 mod events;
 mod exec;
 mod features;
+mod help;
 mod kill;
 mod list;
 mod pause;
@@ -21,7 +24,14 @@ use std::path::PathBuf;
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\ncommit: ", env!("NOOK_COMMIT"), "\nspec: 1.3.0");
 
 #[derive(Parser, Debug)]
-#[command(name = "nook", version = VERSION, about = "nook: a small, fast, safe OCI container runtime", disable_help_subcommand = true)]
+#[command(
+    name = "nook",
+    version = VERSION,
+    about = "nook: a small, fast, safe OCI container runtime",
+    disable_help_subcommand = true,
+    disable_version_flag = true,
+    allow_external_subcommands = true
+)]
 pub struct Cli {
     /// Root directory for container state
     #[arg(long, default_value = "/run/nook")]
@@ -41,8 +51,11 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (accepted; nook decides from its euid)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+    /// Print the version (runc's -v)
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: (),
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,7 +91,24 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// Print a container's events (stats, OOM kills) as JSON
     Events(events::EventsArgs),
+    /// Shows a list of commands or help for one command
+    #[command(alias = "h")]
+    Help(HelpArgs),
+    /// Anything else: runc answers "No help topic for 'foo'"
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
 }
+
+#[derive(Args, Debug)]
+pub struct HelpArgs {
+    /// The command to describe
+    pub topic: Vec<String>,
+}
+
+/// runc's answer to an unknown command (urfave/cli's exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("No help topic for '{0}'")]
+struct NoHelpTopic(String);
 
 #[derive(Args, Debug)]
 pub struct IdArg {
@@ -126,37 +156,89 @@ pub fn main() -> i32 {
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind::*;
-            if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
-                let _ = e.print();
-                return if e.kind() == DisplayHelpOnMissingArgumentOrSubcommand { 1 } else { 0 };
-            }
-            // One line, as every other error: clap's first line, minus its prefix.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid usage").trim_start_matches("error: ");
-            eprintln!("nook: {first} (see nook --help)");
-            return 1;
-        }
+        Err(e) => return parse_error(&args, e),
     };
     let format = if cli.log_format == "json" { crate::logger::Format::Json } else { crate::logger::Format::Text };
     if let Err(e) = crate::logger::init(cli.log.as_deref(), format, cli.debug) {
         eprintln!("nook: {e}");
         return 1;
     }
-    match dispatch(&cli) {
+    let Some(command) = &cli.command else {
+        print!("{}", help::app_help(&help::program_name()));
+        return 0;
+    };
+    match dispatch(&cli, command) {
         Ok(code) => code,
         Err(e) => {
-            let msg = e.to_string();
+            let (code, msg) = match command {
+                // runc: `fatalWithCode(fmt.Errorf("exec failed: %w", err), 255)`.
+                Command::Exec(_) => (255, format!("exec failed: {e}")),
+                _ if e.is::<NoHelpTopic>() => (3, e.to_string()),
+                _ => (1, e.to_string()),
+            };
             crate::logger::error(&msg);
             eprintln!("nook: {}", crate::logger::one_line(&msg));
-            1
+            code
         }
     }
 }
 
-fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
-    match &cli.command {
+/// What clap could not parse: help and version (which clap reports as
+/// errors), a wrong number of arguments in runc's words (with the
+/// command's help on stdout after "Incorrect Usage.", as runc prints it),
+/// and anything else as one line. Exit 0 for help and version, else 1.
+fn parse_error(args: &[std::ffi::OsString], e: clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let prog = help::program_name();
+    let word = help::command_word(args);
+    match e.kind() {
+        ErrorKind::DisplayVersion => {
+            print!("{}", help::version(&prog));
+            return 0;
+        }
+        ErrorKind::DisplayHelp => {
+            // For the command only when its name came before the -h.
+            let flag = args.iter().position(|a| a == "-h" || a == "--help").unwrap_or(usize::MAX);
+            let text = word.filter(|(i, _)| *i < flag).and_then(|(_, c)| help::command_help(&prog, &c));
+            print!("{}", text.unwrap_or_else(|| help::app_help(&prog)));
+            return 0;
+        }
+        _ => {}
+    }
+    let extra = matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if !a.starts_with('-'));
+    let arity = match e.kind() {
+        ErrorKind::MissingRequiredArgument => Some(true),
+        ErrorKind::UnknownArgument if extra => Some(false),
+        _ => None,
+    };
+    if let (Some(missing), Some((_, cmd))) = (arity, &word) {
+        if let (Some(msg), Some(text)) = (help::arity_error(cmd, missing), help::command_help(&prog, cmd)) {
+            print!("Incorrect Usage.\n\n{text}");
+            eprintln!("nook: {msg}");
+            return 1;
+        }
+    }
+    // One line, as every other error: clap's first line, minus its prefix.
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid usage").trim_start_matches("error: ");
+    eprintln!("nook: {first} (see nook --help)");
+    1
+}
+
+/// `help [COMMAND]`.
+fn help_command(a: &HelpArgs) -> anyhow::Result<i32> {
+    let prog = help::program_name();
+    match a.topic.first() {
+        None => print!("{}", help::app_help(&prog)),
+        Some(t) => print!("{}", help::command_help(&prog, t).ok_or_else(|| NoHelpTopic(t.clone()))?),
+    }
+    Ok(0)
+}
+
+fn dispatch(cli: &Cli, command: &Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Help(a) => help_command(a),
+        Command::Unknown(words) => Err(NoHelpTopic(words.first().cloned().unwrap_or_default()).into()),
         Command::Create(a) => create::create(cli, a),
         Command::Run(a) => create::run(cli, a),
         Command::Start(a) => start::start(cli, a),

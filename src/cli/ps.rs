@@ -26,7 +26,10 @@ pub fn ps(cli: &Cli, a: &PsArgs) -> anyhow::Result<i32> {
     let pids = crate::container::pids(&cli.root, &a.id)?;
     let mut out = std::io::stdout().lock();
     if a.format == "json" {
-        writeln!(out, "{}", serde_json::to_string(&pids)?)?;
+        // runc encodes its nil slice, which is `null` when there is none
+        // (a stopped container).
+        let json = if pids.is_empty() { "null".to_owned() } else { serde_json::to_string(&pids)? };
+        writeln!(out, "{json}")?;
         return Ok(0);
     }
     let args: Vec<&str> =

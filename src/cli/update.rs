@@ -79,11 +79,13 @@ fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
             if data.len() as u64 > max {
                 bail!("--resources -: more than {max} bytes");
             }
-            crate::spec::parse_json(&data)
+            crate::spec::parse_doc(&data, crate::spec::Doc::Resources)
                 .map_err(|(field, msg)| anyhow::anyhow!("--resources (stdin): {field}: {msg}"))
         }
-        (Some(f), None) => crate::spec::read_json(Path::new(f), crate::spec::MAX_CONFIG_BYTES)
-            .map_err(|e| anyhow::anyhow!("--resources: {e}")),
+        (Some(f), None) => {
+            crate::spec::read_doc(Path::new(f), crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Resources)
+                .map_err(|e| anyhow::anyhow!("--resources: {e}"))
+        }
     }
 }
 

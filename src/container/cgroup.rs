@@ -137,13 +137,35 @@ pub fn stop_unit(unit: &str) -> Result<(), CgroupError> {
     systemd::stop(unit).map_err(|source| CgroupError::Systemd { unit: unit.into(), source })
 }
 
+/// runc's checks of the place of a cgroup before create makes anything:
+/// a cgroup that already holds processes is a warning, in runc 1.1's words
+/// (the container still starts), and one that is frozen, or would be born
+/// frozen under a frozen ancestor, is an error (init would never report
+/// ready). The deepest part of `dir` that exists is checked.
+pub fn check_place(dir: &Path) -> Result<(), CgroupError> {
+    let Some(existing) = dir.ancestors().find(|d| d.join("cgroup.procs").exists()) else { return Ok(()) };
+    let cg = match Cgroup::open(existing) {
+        Err(e) if e.is_not_found() => return Ok(()),
+        cg => cg?,
+    };
+    if existing == dir {
+        let n = cg.pids().map(|p| p.len()).unwrap_or(0);
+        if n > 0 {
+            crate::logger::warn(&format!("container's cgroup is not empty: {n} process(es) found"));
+        }
+    }
+    match cg.frozen() {
+        true => Err(CgroupError::Frozen { dir: existing.to_path_buf() }),
+        false => Ok(()),
+    }
+}
+
 /// Signals every process in the cgroup at `path` (SIGKILL through
 /// cgroup.kill). A cgroup that is already gone has nobody to signal.
 pub fn signal_all(path: &Path, sig: i32) -> Result<(), CgroupError> {
     if !path.exists() {
         return Ok(());
     }
-    let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| CgroupError::io("signal", path, e.into()))?;
     // systemd removes an emptied unit's cgroup on its own: gone meanwhile
     // is gone.
     match Cgroup::open(path).and_then(|cg| cg.kill_all(sig)) {
@@ -164,6 +186,6 @@ pub fn remove(path: &Path) -> Result<(), CgroupError> {
     if cg.paused().unwrap_or(false) {
         let _ = cg.thaw();
     }
-    let _ = cg.kill_all(nix::sys::signal::Signal::SIGKILL);
+    let _ = cg.kill_all(libc::SIGKILL);
     cg.destroy()
 }

@@ -188,6 +188,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         host_mounts: host_mounts.map(|id| (bundle.rootfs.clone(), id)),
     };
     let dir = undo.dir.as_ref().expect("set");
+    // Once the id is known to be new (as runc, which checks it first).
+    cgroup::check_place(cg_dir)?;
     let created = state::rfc3339(std::time::SystemTime::now());
     let mut st = State {
         oci_version: spec.version().clone(),
@@ -249,6 +251,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
         true => Some(sys::procfs::ProcFs::open().map_err(other("opening a private procfs"))?),
         false => None,
     };
+    // runc's words for the step (its nsexec sets up the namespaces; here
+    // the clone makes them and init joins the rest).
+    crate::logger::debug(|| "=> nsexec container setup".into());
     let forked = sys::clone3(ns.clone_flags, cg_fd.as_ref().map(|f| f.as_fd()));
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.

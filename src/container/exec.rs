@@ -13,6 +13,7 @@ use crate::sys::{self, Forked};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,26 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Receives the pty master (with a terminal).
     pub console_socket: Option<PathBuf>,
+    /// `--cgroup`: a sub-cgroup of the container's to run the process in,
+    /// relative to it (a leading `/` too, as runc joins it).
+    pub sub_cgroup: Option<String>,
+}
+
+/// The directory of `sub` below the container's cgroup `base`, resolved
+/// lexically as runc's `path.Join` does; it must stay below `base`.
+fn sub_cgroup_dir(base: &Path, sub: &str) -> Result<PathBuf> {
+    let mut rel = PathBuf::new();
+    for c in Path::new(sub).components() {
+        match c {
+            std::path::Component::Normal(n) => rel.push(n),
+            std::path::Component::ParentDir if rel.pop() => {}
+            std::path::Component::ParentDir => {
+                return Err(ContainerError::Other(format!("--cgroup {sub}: {sub} is not a sub cgroup path")))
+            }
+            _ => {}
+        }
+    }
+    Ok(base.join(rel))
 }
 
 /// Namespace types in the order a process joins them (user first: it owns
@@ -50,6 +71,15 @@ fn ns_fd(pid: i32, name: &str) -> Result<Option<OwnedFd>> {
     Ok(Some(f.into()))
 }
 
+/// The cgroup the container's init is in now (its own sub-cgroup, when it
+/// moved itself), opened.
+fn init_cgroup(pid: i32) -> Option<OwnedFd> {
+    let content = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = crate::cgroups::path::parse_proc_cgroup(&content)?.trim_start_matches('/').to_owned();
+    let dir = crate::cgroups::cgroup2_mount().ok()?.join(rel);
+    std::fs::File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir).ok().map(Into::into)
+}
+
 pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     super::create::check_preserved_fds(opts.preserve_fds)?;
     let c = load(root, &opts.id)?;
@@ -60,7 +90,7 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
             return Err(ContainerError::WrongState {
                 id: opts.id.clone(),
                 status: c.status,
-                msg: "cannot exec in a paused container (use --ignore-paused)",
+                msg: "cannot exec in a paused container (use --ignore-paused to override)",
             })
         }
         s => {
@@ -112,11 +142,23 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     if let Some(fd) = ns_fd(st.pid, "time")? {
         for_children.push((LinuxNamespaceType::Time, fd));
     }
-    let cgroup: Option<OwnedFd> = match &st.cgroup {
-        Some(p) => {
+    let mut cgroup: Option<OwnedFd> = match (&st.cgroup, &opts.sub_cgroup) {
+        (Some(p), None) => {
             Some(std::fs::File::open(p).map_err(|e| ContainerError::Other(format!("{}: {e}", p.display())))?.into())
         }
-        None => None,
+        (Some(p), Some(sub)) => {
+            let dir = sub_cgroup_dir(p, sub)?;
+            let f = std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&dir)
+                .map_err(|e| {
+                    ContainerError::Other(format!("--cgroup {sub}: adding the process to {}: {e}", dir.display()))
+                })?;
+            Some(f.into())
+        }
+        (None, Some(_)) => return Err(ContainerError::Other("--cgroup: the container has no cgroup".into())),
+        (None, None) => None,
     };
     // The fds above name the container's namespaces only if its init is
     // still the process we started (not a recycled pid).
@@ -140,7 +182,19 @@ pub fn exec(root: &Path, opts: &ExecOptions) -> Result<i32> {
     }
     let (parent_end, child_end) = sync::pair().map_err(other("setup channel"))?;
     let restore = namespaces::enter_for_children(&for_children)?;
-    let forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
+    crate::logger::debug(|| "=> nsexec container setup".into());
+    let mut forked = sys::clone3(0, cgroup.as_ref().map(|f| f.as_fd()));
+    // A container that enabled domain controllers for cgroups of its own
+    // (systemd in a container does) has no room for processes in its top
+    // cgroup (EBUSY): as runc, join init's cgroup instead, unless --cgroup
+    // named the place.
+    if matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EBUSY)) && opts.sub_cgroup.is_none() {
+        if let Some(fd) = init_cgroup(st.pid) {
+            crate::logger::debug(|| "the container's cgroup is busy: joining init's".into());
+            forked = sys::clone3(0, Some(fd.as_fd()));
+            cgroup = Some(fd);
+        }
+    }
     // Only nook goes back to its own pid namespace (for later children);
     // the clone stays where it was born.
     if !matches!(forked, Ok(Forked::Child)) {

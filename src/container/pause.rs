@@ -33,13 +33,23 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
     Ok(cgroup_of(&c)?.thaw()?)
 }
 
-/// `ps`: the pids of every process in the container's cgroup (sorted).
+/// `ps`: the pids of every process in the container's cgroup (sorted). As
+/// runc, a stopped container has whatever its cgroup still holds, and none
+/// once the cgroup is gone.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = load(root, id)?;
-    if matches!(c.status, Status::Stopped | Status::Creating) {
+    if c.status == Status::Creating {
         return Err(ContainerError::WrongState { id: id.into(), status: c.status, msg: "container not running" });
     }
-    let mut pids = cgroup_of(&c)?.pids()?;
+    let stopped = c.status == Status::Stopped;
+    if stopped && !c.state.cgroup.as_ref().is_some_and(|p| p.exists()) {
+        return Ok(Vec::new());
+    }
+    let mut pids = match cgroup_of(&c).and_then(|cg| Ok(cg.pids()?)) {
+        // Removed meanwhile (systemd removes an emptied unit's cgroup).
+        Err(ContainerError::Cgroup(e)) if stopped && e.is_not_found() => Vec::new(),
+        p => p?,
+    };
     pids.sort_unstable();
     Ok(pids)
 }

@@ -59,7 +59,6 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<i32> {
     drop(dir);
     crate::logger::debug(|| "started".into());
     let code = wait_forwarding(state.pid, pidfd, &set, pty)?;
-    crate::logger::debug(|| format!("init exited: {code}"));
     if !opts.keep {
         match ContainerDir::open(root, &state.id) {
             Ok(dir) => {
@@ -115,13 +114,16 @@ pub(super) fn wait_forwarding(pid: i32, pidfd: OwnedFd, set: &SigSet, pty: Optio
         r.drain();
     }
     drop(relay);
-    loop {
+    let code = loop {
         match waitpid(nix::unistd::Pid::from_raw(pid), None) {
             Err(nix::errno::Errno::EINTR) => continue,
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
             Ok(_) => continue,
             Err(e) => return Err(other("waiting for the container")(e)),
         }
-    }
+    };
+    // runc's line (and fields) for it.
+    crate::logger::debug_fields(|| "process exited".into(), &[("pid", pid.to_string()), ("status", code.to_string())]);
+    Ok(code)
 }

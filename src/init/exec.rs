@@ -37,6 +37,8 @@ pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
+    crate::logger::keep_stderr();
+    crate::logger::debug(|| "child process in init()".into());
     let console_socket = args.console_socket.take();
     let setup = setup(&args, &chan, console_socket);
     conclude(chan, setup, |(program, listener), chan| {
@@ -47,6 +49,7 @@ pub fn run_exec(mut args: ExecArgs, chan: Channel) -> ! {
             seccomp: args.seccomp,
             listener,
             preserve_fds: args.preserve_fds,
+            before_exec: None,
         };
         finish(f)
     })

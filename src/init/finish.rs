@@ -24,8 +24,13 @@ pub struct Listener {
 pub fn connect_listener(spec: &Spec, id: &str, bundle: &Path) -> Result<Listener, String> {
     let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).ok_or("linux.seccomp: missing")?;
     let path = sc.listener_path().clone().ok_or("linux.seccomp.listenerPath: needed for SCMP_ACT_NOTIFY")?;
-    let stream = std::os::unix::net::UnixStream::connect(&path)
-        .map_err(|e| format!("linux.seccomp.listenerPath {}: {e}", path.display()))?;
+    // runc's words, which callers and runc's tests look for.
+    let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        format!(
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile: {}: {e}",
+            path.display()
+        )
+    })?;
     // The host's /proc: "self" is our pid as the host sees it.
     let host_pid = std::fs::read_link("/proc/self")
         .ok()
@@ -95,6 +100,10 @@ pub struct Finish<'a> {
     pub listener: Option<Listener>,
     /// fds 3 .. 3+preserve_fds are handed to the program.
     pub preserve_fds: u32,
+    /// Runs last before the exec, with everything in place (the container's
+    /// startContainer hooks, as runc runs them: under the seccomp filter,
+    /// as the process's user, and with no fd of nook's left to inherit).
+    pub before_exec: Option<&'a dyn Fn() -> Result<(), String>>,
 }
 
 /// Becomes the process's user and execs its program; returns only an error.
@@ -133,6 +142,9 @@ pub fn finish(f: Finish) -> Result<(), String> {
     // what nook itself needs.
     if nnp {
         install_seccomp(f.seccomp, listener)?;
+    }
+    if let Some(hooks) = f.before_exec {
+        hooks()?;
     }
     let argv = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();

@@ -61,13 +61,16 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
     for fd in &args.close {
         let _ = nix::unistd::close(*fd);
     }
+    crate::logger::keep_stderr();
     let console_socket = args.console_socket.take();
     let setup = setup(&args, &chan, console_socket);
     conclude(chan, setup, |(program, listener), chan| {
         wait_for_start(&args.fifo, chan)?;
         let started = || {
             let state = hook_state(&args, "created");
-            crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())?;
+            let hooks = || {
+                crate::hooks::run(args.spec.hooks().as_ref(), Kind::StartContainer, &state).map_err(|e| e.to_string())
+            };
             let process = args.spec.process().as_ref().expect("validated");
             finish(Finish {
                 process,
@@ -75,6 +78,7 @@ pub fn run(mut args: InitArgs, chan: Channel) -> ! {
                 seccomp: args.seccomp,
                 listener,
                 preserve_fds: args.preserve_fds,
+                before_exec: Some(&hooks),
             })
         };
         // Only an error comes back: `start` reads it from the fifo once we
@@ -135,6 +139,9 @@ fn setup(
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("creating the cgroup namespace: {e}"))?;
     }
+    // runc's debug lines for these steps (see `logger`).
+    crate::logger::debug(|| "<= nsexec container setup".into());
+    crate::logger::debug(|| "child process in init()".into());
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     // procfs is written only through nook's private handle: a joined mount
     // namespace's /proc may have anything mounted over it (CVE-2025-52881).
@@ -158,6 +165,13 @@ fn setup(
                 _ => return Err("the runtime did not finish the createRuntime hooks".into()),
             }
         }
+        if Kind::CreateContainer.of(h).is_empty() {
+            return Ok(());
+        }
+        // As runc: createContainer hooks run in the container's rootfs (as
+        // the runtime's namespace names it, before the pivot).
+        nix::unistd::chdir(args.rootfs)
+            .map_err(|e| format!("hooks.createContainer: entering the rootfs {}: {e}", args.rootfs.display()))?;
         crate::hooks::run(hooks, Kind::CreateContainer, &hook_state(args, "creating")).map_err(|e| e.to_string())
     };
     // A mount namespace joined by path gets the container's root too, as
@@ -210,6 +224,7 @@ fn setup(
     // now so a profile the kernel refuses fails `create`.
     process::lsm::apply_on_exec(args.procfs, process).map_err(|e| e.to_string())?;
 
+    crate::logger::debug(|| "init: closing the pipe to signal completion".into());
     chan.send(&Msg::Ready).map_err(|e| format!("reporting ready: {e}"))?;
     Ok((program, listener))
 }

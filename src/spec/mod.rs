@@ -1,9 +1,11 @@
 //! The OCI bundle: loading config.json, and checking it before anything is
 //! created, so that a bad config fails with one line naming the field.
 
+mod compat;
 mod default;
 mod validate;
 
+pub use compat::Doc;
 pub use default::default_spec;
 pub use oci_spec::runtime::Spec;
 pub use validate::validate;
@@ -81,12 +83,39 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T, (Str
     Ok(value)
 }
 
+/// Deserializes a runtime-spec document of kind `doc` as runc's decoder
+/// reads it (see `compat`); the error is (field path, message). A syntax
+/// error, or a value error the text as written shows too, is reported as
+/// read straight from the text: naming the element, with line and column.
+pub fn parse_doc<T: serde::de::DeserializeOwned>(data: &[u8], doc: Doc) -> Result<T, (String, String)> {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(data) else { return parse_json(data) };
+    compat::normalize(doc, &mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { "(document)".to_owned() } else { field };
+        let msg = e.into_inner().to_string();
+        match parse_json::<T>(data) {
+            // The same error, with its position.
+            Err((f, m)) if f == field && m.starts_with(&msg) => (f, m),
+            _ => (field, msg),
+        }
+    })
+}
+
+/// Reads a file of at most `max` bytes holding a document of kind `doc`
+/// (see [`parse_doc`]).
+pub fn read_doc<T: serde::de::DeserializeOwned>(path: &Path, max: u64, doc: Doc) -> Result<T, SpecError> {
+    let data = read_capped(path, max)?;
+    parse_doc(&data, doc).map_err(|(field, msg)| SpecError::Parse { path: path.to_owned(), field, msg })
+}
+
 /// Loads `<bundle>/config.json` and checks it.
 pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
     let dir = std::path::absolute(bundle).map_err(|source| SpecError::Io { path: bundle.to_owned(), source })?;
     let config = dir.join("config.json");
     let raw = read_capped(&config, MAX_CONFIG_BYTES)?;
-    let spec: Spec = parse_json(&raw).map_err(|(field, msg)| SpecError::Parse { path: config.clone(), field, msg })?;
+    let spec: Spec =
+        parse_doc(&raw, Doc::Config).map_err(|(field, msg)| SpecError::Parse { path: config.clone(), field, msg })?;
     let rootfs = validate::validate(&spec, &dir)?;
     Ok(Bundle { dir, rootfs, spec, raw })
 }
@@ -102,6 +131,24 @@ mod tests {
                 .unwrap_err();
         assert_eq!(field, "process.user.uid");
         assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn documents_read_as_runc_reads_them_keep_their_errors() {
+        use oci_spec::runtime::Process;
+        // A type error the text shows too: named, with its position.
+        let (field, msg) =
+            parse_doc::<Spec>(br#"{"ociVersion":"1.0.0","process":{"user":{"uid":"x"},"cwd":"/"}}"#, Doc::Config)
+                .unwrap_err();
+        assert_eq!(field, "process.user.uid");
+        assert!(msg.contains("invalid type") && msg.contains("line 1"), "{msg}");
+        // `user` may be left out; `cwd` may not.
+        let p: Process = parse_doc(br#"{"args":["x"],"cwd":"/"}"#, Doc::Process).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        let (_, msg) = parse_doc::<Process>(br#"{"args":["x"]}"#, Doc::Process).unwrap_err();
+        assert!(msg.contains("cwd") && !msg.contains("user"), "{msg}");
+        let (_, msg) = parse_doc::<Process>(b"{\"args\": [", Doc::Process).unwrap_err();
+        assert!(msg.contains("line 1"), "{msg}");
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub fn load_state(dir: &Path) -> Result<State, StateError> {
 /// The config a container was created from (see `save_config`).
 pub fn load_config(dir: &Path) -> Result<crate::spec::Spec, StateError> {
     let path = dir.join(CONFIG_FILE);
-    crate::spec::read_json(&path, crate::spec::MAX_CONFIG_BYTES).map_err(|e| match e {
+    crate::spec::read_doc(&path, crate::spec::MAX_CONFIG_BYTES, crate::spec::Doc::Config).map_err(|e| match e {
         crate::spec::SpecError::Io { path, source } => StateError::Io { path, source },
         other => StateError::Corrupt { path: path.clone(), msg: other.to_string() },
     })

@@ -183,6 +183,13 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
         .map(|_| ())
 }
 
+/// kill(2) with any signal number: 0 and the real-time signals included,
+/// which nix's `Signal` cannot name.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { libc::kill(pid, sig) } as _).map(|_| ())
+}
+
 /// pidfd_open(2).
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: plain integer arguments.
