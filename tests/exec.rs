@@ -182,7 +182,15 @@ fn exec_ends_cleanly_when_the_container_dies_first() {
         assert!(t.elapsed() < Duration::from_secs(5), "nook exec did not exit");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(b.nook(&["delete", &b.id]).status.success());
+    // Init exits last in its pid namespace (after the exec'd processes,
+    // which nook exec saw die): wait for it as a client would.
+    let t = Instant::now();
+    while b.status() != "stopped" {
+        assert!(t.elapsed() < Duration::from_secs(5), "init outlived the kill");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = b.nook(&["delete", &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
     b.assert_clean();
 }
 
