@@ -4,13 +4,17 @@
 
 use super::arch::{Abi, X32_SYSCALL_BIT};
 use super::bpf::{Assembler, Cond, Insn, Label, SockFilter};
-use super::rules::{AbiPolicy, Key, Policy, RET_KILL_THREAD, STUB_ENOSYS};
+use super::rules::{AbiPolicy, Key, Policy, RET_ALLOW, RET_KILL_THREAD, STUB_ENOSYS};
 use super::tree::{Id, NodeOp};
 use super::SeccompError;
 use std::collections::HashMap;
 
 /// libseccomp's default bad-arch action, which runc keeps.
 pub(crate) const RET_BAD_ARCH: u32 = RET_KILL_THREAD;
+
+/// How much more a search leaf the kernel cannot cache counts than an
+/// allowed one (which the kernel skips the filter for after the first call).
+const WEIGHT_UNCACHED: u32 = 2;
 
 // Offsets in struct seccomp_data.
 const OFF_NR: u32 = 0;
@@ -115,21 +119,52 @@ fn intervals(ps: &[&AbiPolicy], default: u32) -> Vec<(u32, Leaf)> {
     out
 }
 
-/// Balanced binary search over `ivs`; the accumulator holds the syscall nr.
+/// Binary search over `ivs`; the accumulator holds the syscall nr. A lone
+/// syscall between two intervals of one outcome takes one `jeq`.
 fn emit_search(asm: &mut Assembler, ps: &[&AbiPolicy], ivs: &[(u32, Leaf)], default: u32) {
-    if let [(_, leaf)] = ivs {
-        return match leaf {
-            Leaf::Ret(r) => asm.push(Insn::Ret(*r)),
-            Leaf::Tree(i, root) => emit_tree(asm, ps[*i], *root, default),
-        };
+    let leaf = |asm: &mut Assembler, leaf: &Leaf| match leaf {
+        Leaf::Ret(r) => asm.push(Insn::Ret(*r)),
+        Leaf::Tree(i, root) => emit_tree(asm, ps[*i], *root, default),
+    };
+    match ivs {
+        [(_, l)] => return leaf(asm, l),
+        [(_, a), (nr, x), (after, b)] if a == b && *after == nr + 1 => {
+            let (hit, miss) = (asm.label(), asm.label());
+            asm.push(Insn::Jump(Cond::Eq, *nr, hit, miss));
+            asm.bind(miss);
+            leaf(asm, a);
+            asm.bind(hit);
+            return leaf(asm, x);
+        }
+        _ => {}
     }
-    let mid = ivs.len() / 2;
+    let mid = split(ivs);
     let (left, right) = (asm.label(), asm.label());
     asm.push(Insn::Jump(Cond::Ge, ivs[mid].0, right, left));
     asm.bind(left);
     emit_search(asm, ps, &ivs[..mid], default);
     asm.bind(right);
     emit_search(asm, ps, &ivs[mid..], default);
+}
+
+/// Where to split `ivs` (at least two): halves of equal weight, where
+/// what the kernel cannot cache (argument rules, anything but an
+/// unconditional allow) weighs more than what it skips the filter for.
+fn split(ivs: &[(u32, Leaf)]) -> usize {
+    let weight = |l: &Leaf| match l {
+        Leaf::Ret(r) if *r == RET_ALLOW => 1,
+        _ => WEIGHT_UNCACHED,
+    };
+    let total: u32 = ivs.iter().map(|(_, l)| weight(l)).sum();
+    let (mut acc, mut best, mut best_diff) = (0, 1, u32::MAX);
+    for (i, (_, l)) in ivs.iter().enumerate().take(ivs.len() - 1) {
+        acc += weight(l);
+        let diff = acc.abs_diff(total - acc);
+        if diff < best_diff {
+            (best, best_diff) = (i + 1, diff);
+        }
+    }
+    best
 }
 
 /// A place in the diagram: evaluate the level from `node` on, and go to
