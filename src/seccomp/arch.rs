@@ -150,10 +150,16 @@ impl Abi {
         SYSCALLS.iter().filter_map(move |(n, nrs)| self.decode(nrs[col]).map(|nr| (*n, nr)))
     }
 
+    /// Whether libseccomp multiplexes socket and ipc calls on this ABI
+    /// (its rules then also drop syscalls the ABI does not have).
+    pub(crate) fn multiplexes(self) -> bool {
+        MUXED.contains(&self.column_name())
+    }
+
     /// How libseccomp multiplexes `name` on this ABI: the syscall number
     /// of socketcall(2) or ipc(2) and the value of its first argument.
     pub(crate) fn mux(self, name: &str) -> Option<(u32, u32)> {
-        if !MUXED.contains(&self.column_name()) {
+        if !self.multiplexes() {
             return None;
         }
         let (_, call, arg) = MUX.iter().find(|(n, ..)| *n == name)?;

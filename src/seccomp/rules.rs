@@ -209,8 +209,16 @@ impl AbiPolicy {
             muxed.push(Cmp { index: 0, op: Op::Eq, mask: u64::MAX, datum: u64::from(call) });
             self.add_key(Key::Nr(via), muxed, action)?;
         }
-        let key = self.abi.resolve(name).map_or_else(|| Key::Pseudo(name.to_string()), Key::Nr);
-        self.add_key(key, conds.to_vec(), action)
+        match self.abi.resolve(name) {
+            Some(nr) => self.add_key(Key::Nr(nr), conds.to_vec(), action),
+            // libseccomp keeps a rule for a syscall the ABI lacks (where it
+            // can still conflict with a later one), except on the
+            // multiplexing ABIs, which drop it unless it is multiplexed.
+            None if !self.abi.multiplexes() || self.abi.mux(name).is_some() => {
+                self.add_key(Key::Pseudo(name.to_string()), conds.to_vec(), action)
+            }
+            None => Ok(()),
+        }
     }
 
     fn add_key(&mut self, key: Key, mut conds: Vec<Cmp>, action: u32) -> Result<(), Conflict> {
@@ -279,14 +287,17 @@ impl Policy {
                     }
                     check_errno(action, &format!("{field}.errnoRet"))?;
                     for conds in &groups {
-                        p.add(name, conds, action).map_err(|Conflict| {
-                            SeccompError::config(
-                                field.clone(),
-                                format!(
-                                    "{name}: a rule with the same conditions and another action exists for {:?} (libseccomp refuses it)",
-                                    p.abi
-                                ),
-                            )
+                        p.add(name, conds, action).map_err(|c| {
+                            let why = match c {
+                                Conflict::Exists => {
+                                    "a rule with the same conditions and another action exists for {abi} (libseccomp refuses it)"
+                                }
+                                Conflict::Loops => {
+                                    "merging this rule with the others for {abi} never ends in libseccomp 2.5 (runc would hang)"
+                                }
+                            };
+                            let why = why.replace("{abi}", &format!("{:?}", p.abi));
+                            SeccompError::config(field.clone(), format!("{name}: {why}"))
                         })?;
                     }
                 }
@@ -295,7 +306,9 @@ impl Policy {
 
         let allowish = matches!(default_action & RET_ACTION_FULL, RET_ALLOW | RET_LOG | RET_TRACE);
         for (p, high) in policies.iter_mut().zip(highest) {
-            p.enosys_above = high.filter(|_| !allowish && listed.contains(&p.abi));
+            // runc warns and makes no stub for an arch whose highest named
+            // syscall is number 0.
+            p.enosys_above = high.filter(|h| *h > 0 && !allowish && listed.contains(&p.abi));
         }
         Ok(Policy { default_action, abis: policies, flags: filter_flags(spec, notify), skipped })
     }

@@ -49,15 +49,23 @@ pub(crate) struct Node {
     freed: bool,
 }
 
-/// Refused by libseccomp (`-EEXIST`): two rules with the same conditions
-/// and different actions.
+/// Rules libseccomp cannot take.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Conflict;
+pub(crate) enum Conflict {
+    /// `-EEXIST`: two rules with the same conditions and different actions.
+    Exists,
+    /// The merge linked a node into two levels and libseccomp's walk of
+    /// them never ends (runc hangs); nook stops and refuses.
+    Loops,
+}
 
 /// The nodes of every syscall of one arch.
 #[derive(Default, Debug)]
 pub(crate) struct Arena {
     pub(crate) nodes: Vec<Node>,
+    /// Steps a level walk may still take in this rule's merge.
+    budget: std::cell::Cell<u64>,
+    looped: std::cell::Cell<bool>,
 }
 
 // Flags of the prune walk.
@@ -225,9 +233,27 @@ impl Arena {
         head
     }
 
+    /// Takes one step of a level walk; false once the merge has walked
+    /// far more than any diagram of this size needs (a cycle).
+    pub(crate) fn step(&self) -> bool {
+        match self.budget.get() {
+            0 => {
+                self.looped.set(true);
+                false
+            }
+            b => {
+                self.budget.set(b - 1);
+                true
+            }
+        }
+    }
+
     /// The first node of the level of `id`.
     pub(crate) fn level_start(&self, mut id: Id) -> Id {
         while let Some(p) = self.n(id).lvl_prv {
+            if !self.step() {
+                break;
+            }
             id = p;
         }
         id

@@ -51,6 +51,9 @@ impl Arena {
         let start = self.level_start(id);
         let mut n = Some(start);
         while let Some(i) = n {
+            if !self.step() {
+                return 0;
+            }
             let links = u32::from(self.n(i).lvl_prv.is_some()) + u32::from(self.n(i).lvl_nxt.is_some());
             if self.n(i).refcnt > links {
                 return 0;
@@ -58,7 +61,7 @@ impl Arena {
             n = self.n(i).lvl_nxt;
         }
         let (mut n, mut cnt) = (Some(start), 0);
-        while n.is_some() {
+        while n.is_some() && self.step() {
             cnt += self.put(&mut n);
         }
         cnt
@@ -79,6 +82,9 @@ impl Arena {
         let mut c = Some(self.level_start(top));
         let mut cnt = 0;
         while let Some(i) = c {
+            if !self.step() {
+                return cnt;
+            }
             if i != node {
                 let mut t = self.n(i).nxt_t;
                 cnt += self.remove(&mut t, node);
@@ -115,9 +121,12 @@ impl Arena {
         let Some(id) = id else { return Ok(()) };
         let mut c = Some(self.level_start(id));
         while let Some(i) = c {
+            if !self.step() {
+                return Ok(());
+            }
             let n = self.n(i);
             if (n.act_t.0 && n.act_t.1 != action) || (n.act_f.0 && n.act_f.1 != action) {
-                return Err(Conflict);
+                return Err(Conflict::Exists);
             }
             self.act_check(n.nxt_t, action)?;
             self.act_check(n.nxt_f, action)?;
@@ -164,6 +173,9 @@ impl Arena {
         let action = state.action;
         let mut cursor = Some(self.level_start(top));
         while let Some(mut x) = cursor {
+            if !self.step() {
+                break;
+            }
             let x_next = self.n(x).lvl_nxt;
             'node: {
                 if self.eq(x, n) {
@@ -265,7 +277,7 @@ impl Arena {
     fn add(&mut self, slot: &mut Option<Id>, new: Id) -> Result<(), Conflict> {
         let mut x = slot.expect("add into an existing level");
         let n = new;
-        loop {
+        while self.step() {
             if self.eq(x, n) {
                 let nn = self.n(n).clone();
                 for t in [true, false] {
@@ -296,7 +308,7 @@ impl Arena {
                             self.m(x).act_t.1 = nn.act_t.1;
                         }
                         if self.leaf(x) || self.leaf(n) {
-                            return Err(Conflict);
+                            return Err(Conflict::Exists);
                         }
                     }
                 }
@@ -353,6 +365,7 @@ impl Arena {
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Adds one rule (its chain from [`Arena::chain`], `None` if
@@ -363,6 +376,15 @@ impl Arena {
         chain: Option<Id>,
         action: u32,
     ) -> Result<(), Conflict> {
+        self.budget.set(10_000 * (self.nodes.len() as u64 + 100));
+        let r = self.merge(entry, chain, action);
+        if self.looped.get() {
+            return Err(Conflict::Loops);
+        }
+        r
+    }
+
+    fn merge(&mut self, entry: &mut Option<Entry>, chain: Option<Id>, action: u32) -> Result<(), Conflict> {
         let Some(e) = entry else {
             *entry = Some(Entry { chains: chain, action });
             return Ok(());

@@ -69,6 +69,10 @@ pub(crate) fn random_profile(rng: &mut Rng, native: Abi, max_rules: usize) -> Li
     }
     pool.extend((0..2).map(|_| rng.pick(MUXED)));
     pool.extend(["no_such_syscall", "socketcall", "ipc"].iter().filter(|_| rng.below(4) == 0));
+    // libseccomp 2.5.4 gives it switch_endian's pseudo number on x86_64, so
+    // runc there (and the reference) puts its rules on switch_endian for
+    // the ppc arches; nook does not copy that (docs/conformance.md).
+    pool.retain(|n| *n != "sys_debug_setcontext");
     let mut rules = Vec::new();
     for _ in 0..1 + rng.below(max_rules) {
         let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(&pool)).collect();

@@ -35,8 +35,20 @@ impl Reference {
         if let Some(v) = self.stub_verdict(d) {
             return (v, false);
         }
-        let mut stale = false;
-        let v = run_with(&self.program, d, |pc| stale |= self.ambiguous[pc]).0;
+        // Also stale: comparing the arch word again once it matched (the
+        // syscall number was never loaded).
+        let (mut stale, mut load, mut matched) = (false, u32::MAX, false);
+        let v = run_with(&self.program, d, |pc| {
+            let ins = self.program[pc];
+            if ins.code & 0x07 == 0x05 && ins.code != 0x05 {
+                stale |= self.ambiguous[pc] || (load == 4 && matched);
+                matched |= load == 4 && ins.code == 0x15 && ins.k == d.arch;
+            }
+            if ins.code == 0x20 {
+                load = ins.k;
+            }
+        })
+        .0;
         (v, stale)
     }
 
@@ -265,5 +277,33 @@ fn is_action(k: u32) -> bool {
         0x8000 | 0x0003 | 0x7fc0 | 0x7ffc | 0x7fff => k & 0xffff == 0,
         0x0005 | 0x7ff0 => true,
         _ => false,
+    }
+}
+
+/// Whether building runc's filter for `spec` never ends (libseccomp 2.5
+/// can link a node into two levels and then walk them forever): tried in
+/// a forked child that gets `secs` seconds.
+pub(crate) fn hangs(spec: &LinuxSeccomp, native: ScmpArch, secs: u64) -> bool {
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    // SAFETY: the child only builds the filter and _exit()s.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let _ = build(spec, native, 1);
+            // SAFETY: leave the child without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            while std::time::Instant::now() < deadline {
+                if waitpid(child, Some(WaitPidFlag::WNOHANG)).unwrap() != WaitStatus::StillAlive {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            kill(child, Signal::SIGKILL).unwrap();
+            waitpid(child, None).unwrap();
+            true
+        }
     }
 }
