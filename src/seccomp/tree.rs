@@ -295,4 +295,6 @@ impl Arena {
 
 #[path = "tree_ops.rs"]
 mod ops;
+#[path = "tree_prune.rs"]
+mod prune;
 pub(crate) use ops::Entry;
