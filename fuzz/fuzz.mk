@@ -4,21 +4,25 @@
 #   make fuzz                  everything below
 #   make fuzz-inputs           tests/fuzz_inputs.rs with FUZZ_CASES cases per kind
 #   make fuzz-faults           tests/faults.rs with FAULT_RUNS lifecycles (root)
+#   make fuzz-seccomp          SECCOMP_CASES random seccomp profiles against
+#                              libseccomp (src/seccomp/tests/random.rs; a
+#                              disagreement goes into src/seccomp/tests/corpus/)
 #   make fuzz-libfuzzer        each cargo-fuzz target for FUZZ_TIME seconds
 #                              (needs a nightly toolchain; installs cargo-fuzz)
 #
-# Seeds: FUZZ_SEED / FAULT_SEED replay a run (each prints its seed). A
+# Seeds: FUZZ_SEED / FAULT_SEED / SECCOMP_SEED replay a run (each prints its seed). A
 # crash from cargo-fuzz lands in fuzz/artifacts/<target>/: copy it to
 # tests/fuzz-regressions/<target>/ so that cargo test replays it.
 
 FUZZ_CASES ?= 100000
 FAULT_RUNS ?= 1000
+SECCOMP_CASES ?= 100000
 FUZZ_TIME ?= 120
 FUZZ_TARGETS := config process resources state
 
-.PHONY: fuzz fuzz-inputs fuzz-faults fuzz-libfuzzer
+.PHONY: fuzz fuzz-inputs fuzz-faults fuzz-seccomp fuzz-libfuzzer
 
-fuzz: fuzz-inputs fuzz-faults fuzz-libfuzzer
+fuzz: fuzz-inputs fuzz-faults fuzz-seccomp fuzz-libfuzzer
 
 fuzz-inputs:
 	NOOK_FUZZ_CASES=$(FUZZ_CASES) $(if $(FUZZ_SEED),NOOK_FUZZ_SEED=$(FUZZ_SEED)) \
@@ -27,6 +31,10 @@ fuzz-inputs:
 fuzz-faults:
 	NOOK_FAULT_RUNS=$(FAULT_RUNS) $(if $(FAULT_SEED),NOOK_FAULT_SEED=$(FAULT_SEED)) \
 		$(CARGO) test --test faults -- --nocapture
+
+fuzz-seccomp:
+	NOOK_SECCOMP_CASES=$(SECCOMP_CASES) $(if $(SECCOMP_SEED),NOOK_SECCOMP_SEED=$(SECCOMP_SEED)) \
+		$(CARGO) test --profile fast --lib seccomp::tests::random -- --nocapture
 
 fuzz-libfuzzer:
 	@if ! rustup toolchain list | grep -q '^nightly'; then \

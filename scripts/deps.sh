@@ -3,9 +3,9 @@
 #   scripts/deps.sh base|test|vm|bench|conformance
 set -euo pipefail
 base=(busybox-static util-linux jq)
-test=(golang-github-containers-common tmux dbus-daemon)
+test=(golang-github-containers-common libseccomp-dev tmux dbus-daemon)
 vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd podman docker.io)
-bench=(runc crun python3-matplotlib hyperfine)
+bench=(runc crun python3-matplotlib hyperfine libseccomp-dev)
 want=()
 for set in "$@"; do
     case "$set" in

@@ -8,45 +8,53 @@
 //! back, which the runtime hands to the seccomp agent with
 //! [`send_listener_fd`].
 //!
-//! # Semantics (matching runc + libseccomp)
+//! # Semantics (those of runc 1.1 on libseccomp 2.5)
 //!
-//! * The filter covers the native architecture (x86_64) plus the listed
-//!   ones. `SCMP_ARCH_X86` is the i386 compat ABI, `SCMP_ARCH_X32` the x32
-//!   ABI (x86_64 audit arch with syscall numbers `>= 0x40000000`). A syscall
-//!   from an ABI not in the filter gets libseccomp's default *bad arch*
-//!   action, which runc keeps: `SECCOMP_RET_KILL_THREAD`. In particular x32
-//!   syscalls are killed unless `SCMP_ARCH_X32` is listed. Architectures that
-//!   cannot occur on an x86_64 kernel (aarch64, ...) are accepted and ignored.
-//! * Syscall names are resolved per ABI; a name unknown to every ABI of the
-//!   filter is skipped (see [`Filter::skipped_syscalls`]), as runc does.
-//! * A rule whose action (including errno) equals the default action is
-//!   skipped, as runc does. `SCMP_ACT_KILL` is `KILL_THREAD`; `ERRNO` and
-//!   `TRACE` default to `EPERM`.
-//! * Conditions of one rule are ANDed; if two conditions of a rule test the
-//!   same argument, runc splits the rule into one rule per condition (ORed),
-//!   and so do we. On i386 (a 32-bit ABI) only the low 32 bits of arguments
-//!   and values are compared, as libseccomp does.
-//! * Several rules for one syscall: an unconditional rule wins over every
-//!   conditional one, and the first unconditional rule wins over later ones
-//!   (libseccomp's rule database behaves this way). Among conditional rules
-//!   that all match, the action with the highest kernel precedence wins
-//!   (KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > NOTIFY > TRACE > LOG >
-//!   ALLOW), ties going to the earlier rule. libseccomp leaves that case to
-//!   its internal tree order; we pick the order-independent, safe answer.
-//! * runc's `-ENOSYS` stub: unless the default action is ALLOW, LOG or
-//!   TRACE, on each *listed* ABI a syscall numbered above the highest syscall
-//!   named in the profile returns `ENOSYS` (so new syscalls like `clone3`
-//!   fall back in libc instead of failing with `EPERM`).
+//! nook builds the filter runc builds, verdict for verdict; the
+//! differential test (`tests/differential.rs`) compiles every profile with
+//! both and compares them on every syscall number of every arch, on
+//! arguments around every constant, and on foreign arches.
+//!
+//! * The filter covers the native arch (the build target's) plus the
+//!   listed ones, every arch libseccomp 2.5 knows (x86_64, x86, x32, arm,
+//!   aarch64, the MIPS, PowerPC, s390 and PA-RISC families, riscv64).
+//!   Syscall numbers come from libseccomp's own tables
+//!   (`syscall_table.rs`, generated). A syscall of an arch not in the
+//!   filter gets the bad-arch action `KILL_THREAD`; on x86_64 so do x32
+//!   numbers (but -1) unless x32 is listed. Arches libseccomp does not know,
+//!   or of the other byte order than the native one, are refused.
+//! * A name unknown to every arch is skipped ([`Filter::skipped_syscalls`]).
+//!   A rule whose action (errno included) equals the default is skipped.
+//!   `SCMP_ACT_KILL` is `KILL_THREAD`; `ERRNO` and `TRACE` default to EPERM.
+//! * Conditions of one rule are ANDed; if two test the same argument, the
+//!   rule becomes one rule per condition (ORed), as runc does. On
+//!   libseccomp's 32-bit arches (x86, x32, arm, MIPS o32/n32, ppc, s390,
+//!   parisc) only the low 32 bits are compared; MASKED_EQ compares
+//!   `arg & value` with `valueTwo & value`.
+//! * Several rules of one syscall merge as in libseccomp's rule database
+//!   (`tree.rs`): the first unconditional rule wins over everything;
+//!   conditional rules become one decision diagram whose order decides
+//!   which of two matching rules applies; rules with the same conditions
+//!   and different actions are refused, as libseccomp refuses them.
+//! * socket and ipc calls on the arches where libseccomp multiplexes them
+//!   (x86, s390, s390x, MIPS o32, ppc, ppc64) also become a rule on
+//!   socketcall(2)/ipc(2) whose first argument selects the call.
+//! * runc's -ENOSYS stub: unless the default action is ALLOW, LOG or
+//!   TRACE, on each *listed* arch a syscall numbered above the highest one
+//!   the profile names returns ENOSYS (so new syscalls like `clone3` fall
+//!   back in libc instead of failing with EPERM), and so does syscall 0 on
+//!   s390 and s390x.
 //!
 //! # Program shape
 //!
 //! `load arch; jeq per audit arch; ret KILL_THREAD`, then per audit arch
-//! `load nr` (and the x32 split on x86_64), then a balanced binary search
-//! (`jge`) over the intervals of syscall numbers that share one outcome, so
-//! the cost per syscall grows with log(distinct outcomes). Leaves return
-//! directly or evaluate the argument rules. Far conditional jumps go
-//! through `JA` trampolines (see `bpf.rs`).
+//! `load nr` and a balanced binary search (`jge`) over the intervals of
+//! syscall numbers that share one outcome, so the cost per syscall grows
+//! with log(distinct outcomes). Leaves return directly or walk the
+//! syscall's argument diagram. Far conditional jumps go through `JA`
+//! trampolines (see `bpf.rs`).
 
+mod arch;
 mod bpf;
 mod codegen;
 mod notify;
@@ -55,6 +63,7 @@ mod sys;
 mod syscall_table;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use oci_spec::runtime::LinuxSeccomp;
 use std::os::fd::OwnedFd;
@@ -141,8 +150,36 @@ pub mod features {
         "SCMP_CMP_MASKED_EQ",
         "SCMP_CMP_NE",
     ];
-    /// Architectures whose syscalls the filter can match.
-    pub const ARCHS: &[&str] = &["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"];
+    /// Architectures whose syscalls the filter can match: every arch
+    /// libseccomp 2.5 knows that has the native byte order (one filter
+    /// cannot mix byte orders; libseccomp refuses it too).
+    #[cfg(target_endian = "little")]
+    pub const ARCHS: &[&str] = &[
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_ARM",
+        "SCMP_ARCH_MIPSEL",
+        "SCMP_ARCH_MIPSEL64",
+        "SCMP_ARCH_MIPSEL64N32",
+        "SCMP_ARCH_PPC64LE",
+        "SCMP_ARCH_RISCV64",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X86_64",
+    ];
+    /// Architectures whose syscalls the filter can match: every arch
+    /// libseccomp 2.5 knows that has the native byte order.
+    #[cfg(target_endian = "big")]
+    pub const ARCHS: &[&str] = &[
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_PARISC",
+        "SCMP_ARCH_PARISC64",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
+    ];
     /// Flags this runtime knows about.
     pub const KNOWN_FLAGS: &[&str] = &[
         "SECCOMP_FILTER_FLAG_LOG",
@@ -186,11 +223,19 @@ impl Filter {
     }
 }
 
-/// Compiles `linux.seccomp` for this (x86_64) host.
+/// Compiles `linux.seccomp` for this host's arch.
 ///
 /// Errors name the field, e.g. `linux.seccomp.syscalls[3].action: ...`.
 pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
-    build(spec, codegen::generate)
+    compile_for(spec, arch::Abi::NATIVE)
+}
+
+/// Compiles `spec` as nook built for `native` would (the tests build
+/// filters of every arch on any host).
+pub(crate) fn compile_for(spec: &LinuxSeccomp, native: arch::Abi) -> Result<Filter, SeccompError> {
+    let policy = rules::Policy::from_spec(spec, native)?;
+    let program = codegen::generate(&policy)?;
+    Ok(Filter { program, flags: policy.flags, skipped: policy.skipped })
 }
 
 /// Installs `filter` on the calling thread with seccomp(2).
@@ -199,20 +244,4 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
 /// notification listener fd when the filter has `SCMP_ACT_NOTIFY` rules.
 pub fn install(filter: &Filter) -> Result<Option<OwnedFd>, SeccompError> {
     sys::set_mode_filter(&filter.program, filter.flags)
-}
-
-/// Compiles `spec` into a filter that checks the rules one after another,
-/// the shape seccompiler and plain libseccomp (without binary-tree
-/// optimisation) produce; for benchmarks and tests only.
-#[doc(hidden)]
-pub fn compile_linear(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
-    build(spec, codegen::generate_linear)
-}
-
-type Generator = fn(&rules::Policy) -> Result<Vec<SockFilter>, SeccompError>;
-
-fn build(spec: &LinuxSeccomp, generate: Generator) -> Result<Filter, SeccompError> {
-    let policy = rules::Policy::from_spec(spec)?;
-    let program = generate(&policy)?;
-    Ok(Filter { program, flags: policy.flags, skipped: policy.skipped })
 }

@@ -1,10 +1,12 @@
 //! From `LinuxSeccomp` to a validated, per-ABI policy: actions encoded,
-//! names resolved to numbers, rules merged per syscall (see the semantics in
-//! `mod.rs`).
+//! names resolved to numbers, rules merged per syscall as libseccomp merges
+//! them (see the semantics in `mod.rs` and `tree.rs`).
 
-use super::{flags, syscall_table, SeccompError};
+use super::arch::Abi;
+use super::tree::{Arena, Conflict, Entry};
+use super::{flags, SeccompError};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction as Act, LinuxSeccompFilterFlag as Flag, LinuxSeccompOperator as SpecOp,
+    LinuxSeccomp, LinuxSeccompAction as Act, LinuxSeccompFilterFlag as Flag, LinuxSeccompOperator as SpecOp,
 };
 use std::collections::BTreeMap;
 
@@ -19,63 +21,9 @@ pub(crate) const RET_LOG: u32 = 0x7ffc_0000;
 pub(crate) const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_ACTION_FULL: u32 = 0xffff_0000;
 
-pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-pub(crate) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-pub(crate) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
-
-/// The kernel's precedence of a return value: lower sorts first and wins.
-pub(crate) fn precedence(ret: u32) -> i32 {
-    (ret & RET_ACTION_FULL) as i32
-}
-
-/// The syscall ABIs an x86_64 kernel can present to a filter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Abi {
-    X86_64,
-    X32,
-    I386,
-}
-
-impl Abi {
-    #[cfg(test)]
-    pub(crate) const ALL: [Abi; 3] = [Abi::X86_64, Abi::X32, Abi::I386];
-
-    pub(crate) fn audit_arch(self) -> u32 {
-        match self {
-            Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
-            Abi::I386 => AUDIT_ARCH_I386,
-        }
-    }
-
-    /// Whether arguments are compared on 64 bits (libseccomp compares only
-    /// the low word on 32-bit architectures).
-    pub(crate) fn wide_args(self) -> bool {
-        self != Abi::I386
-    }
-
-    fn table(self) -> &'static [(&'static str, u32)] {
-        match self {
-            Abi::X86_64 => syscall_table::X86_64,
-            Abi::X32 => syscall_table::X32,
-            Abi::I386 => syscall_table::I386,
-        }
-    }
-
-    /// The syscall number of `name` in this ABI.
-    pub(crate) fn resolve(self, name: &str) -> Option<u32> {
-        let table = self.table();
-        table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
-    }
-
-    /// All (name, number) pairs of this ABI.
-    #[cfg(test)]
-    pub(crate) fn syscalls(self) -> &'static [(&'static str, u32)] {
-        self.table()
-    }
-}
+const RET_ENOSYS: u32 = RET_ERRNO | ENOSYS;
 
 /// Argument comparison operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,42 +34,39 @@ pub(crate) enum Op {
     Eq,
     Ge,
     Gt,
-    /// `(arg & value) == value_two`.
+    /// `(arg & mask) == datum & mask`.
     MaskedEq,
 }
 
-/// One argument condition.
+/// One argument condition, as libseccomp holds it: MASKED_EQ's `value` is
+/// the mask and `valueTwo` the datum; the other operators compare `value`
+/// under a full mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cmp {
     pub(crate) index: u8,
     pub(crate) op: Op,
-    pub(crate) value: u64,
-    pub(crate) value_two: u64,
+    pub(crate) mask: u64,
+    pub(crate) datum: u64,
 }
 
-/// A conditional rule: all conditions hold => `action`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Rule {
-    pub(crate) conds: Vec<Cmp>,
-    pub(crate) action: u32,
-}
-
-/// What happens to one syscall number.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Decision {
-    /// Unconditionally return this value.
-    Ret(u32),
-    /// Try the rules in order (sorted by precedence); none matches => the
-    /// default action.
-    Rules(Vec<Rule>),
+/// A syscall of one ABI in libseccomp's rule database: its number, or its
+/// name where the ABI has no such syscall (libseccomp keeps such
+/// "pseudo-syscalls", which never reach the filter but can still make a
+/// later rule conflict).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Key {
+    Nr(u32),
+    Pseudo(String),
 }
 
 /// The policy of one ABI.
 #[derive(Debug)]
 pub(crate) struct AbiPolicy {
     pub(crate) abi: Abi,
-    pub(crate) syscalls: BTreeMap<u32, Decision>,
-    /// runc's -ENOSYS stub: syscall numbers above this return ENOSYS.
+    pub(crate) arena: Arena,
+    pub(crate) syscalls: BTreeMap<Key, Entry>,
+    /// runc's -ENOSYS stub: syscall numbers above this return ENOSYS (and
+    /// syscall 0 on s390/s390x, which multiplexes the others).
     pub(crate) enosys_above: Option<u32>,
 }
 
@@ -129,26 +74,19 @@ pub(crate) struct AbiPolicy {
 #[derive(Debug)]
 pub(crate) struct Policy {
     pub(crate) default_action: u32,
-    /// In dispatch order; x86_64 always comes first.
+    /// The native ABI first, then the listed ones in order.
     pub(crate) abis: Vec<AbiPolicy>,
     pub(crate) flags: u32,
     pub(crate) skipped: Vec<String>,
 }
 
-/// The rules gathered for one syscall before merging.
-#[derive(Default)]
-struct Pending {
-    unconditional: Option<u32>,
-    conditional: Vec<Rule>,
-}
-
 fn encode_action(action: Act, errno_ret: Option<u32>, field: &str) -> Result<u32, SeccompError> {
-    let data = |default: u32| -> Result<u32, SeccompError> {
+    let data = |default: u32, max: u32, what: &str| -> Result<u32, SeccompError> {
         let errno = errno_ret.unwrap_or(default);
-        if errno > 0xffff {
+        if errno > max {
             return Err(SeccompError::config(
-                field.replace("action", "errnoRet"),
-                format!("{errno} does not fit in the 16-bit SECCOMP_RET_DATA"),
+                field.replace("defaultAction", "defaultErrnoRet").replace("action", "errnoRet"),
+                format!("{errno} {what}"),
             ));
         }
         Ok(errno)
@@ -163,12 +101,22 @@ fn encode_action(action: Act, errno_ret: Option<u32>, field: &str) -> Result<u32
         Act::ScmpActKill | Act::ScmpActKillThread => RET_KILL_THREAD,
         Act::ScmpActKillProcess => RET_KILL_PROCESS,
         Act::ScmpActTrap => RET_TRAP,
-        Act::ScmpActErrno => RET_ERRNO | data(EPERM)?,
-        Act::ScmpActTrace => RET_TRACE | data(EPERM)?,
+        Act::ScmpActErrno => RET_ERRNO | data(EPERM, 0xffff, "does not fit in the 16-bit SECCOMP_RET_DATA")?,
+        Act::ScmpActTrace => RET_TRACE | data(EPERM, 0xffff, "does not fit in the 16-bit SECCOMP_RET_DATA")?,
         Act::ScmpActNotify => RET_USER_NOTIF,
         Act::ScmpActLog => RET_LOG,
         Act::ScmpActAllow => RET_ALLOW,
     })
+}
+
+/// libseccomp takes errno values below MAX_ERRNO (4095) only (checked
+/// where libseccomp checks: on the default action and on rules it adds).
+fn check_errno(action: u32, field: &str) -> Result<(), SeccompError> {
+    let errno = action & 0xffff;
+    if action & RET_ACTION_FULL == RET_ERRNO && errno > 4094 {
+        return Err(SeccompError::config(field, format!("{errno} is not an errno (libseccomp takes 0 to 4094)")));
+    }
+    Ok(())
 }
 
 fn convert_op(op: SpecOp) -> Op {
@@ -183,27 +131,31 @@ fn convert_op(op: SpecOp) -> Op {
     }
 }
 
-/// The ABIs in the filter (native x86_64 always) and the explicitly listed
-/// ones (which get the -ENOSYS stub).
-fn select_abis(spec: &LinuxSeccomp) -> (Vec<Abi>, Vec<Abi>) {
+/// The ABIs of the filter: the native one, then the listed ones (each
+/// once). The second list says which were listed (they get the stub).
+fn select_abis(spec: &LinuxSeccomp, native: Abi) -> Result<(Vec<Abi>, Vec<Abi>), SeccompError> {
+    let mut abis = vec![native];
     let mut listed = Vec::new();
-    for arch in spec.architectures().iter().flatten() {
-        let abi = match arch {
-            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::I386,
-            Arch::ScmpArchX32 => Abi::X32,
-            // Cannot occur on an x86_64 kernel; libseccomp would add a block
-            // that never matches.
-            _ => continue,
-        };
+    for (i, arch) in spec.architectures().iter().flatten().enumerate() {
+        let field = || format!("linux.seccomp.architectures[{i}]");
+        let name = || serde_json::to_string(arch).unwrap_or_default();
+        let abi = Abi::from_oci(*arch, native).ok_or_else(|| {
+            SeccompError::config(field(), format!("{} is not supported (libseccomp 2.5 does not know it)", name()))
+        })?;
+        if abi.big_endian() != native.big_endian() {
+            return Err(SeccompError::config(
+                field(),
+                format!("{} and the native {:?} differ in byte order: one filter cannot cover both", name(), native),
+            ));
+        }
+        if !abis.contains(&abi) {
+            abis.push(abi);
+        }
         if !listed.contains(&abi) {
             listed.push(abi);
         }
     }
-    let mut abis = vec![Abi::X86_64];
-    abis.extend(listed.iter().copied().filter(|a| *a != Abi::X86_64));
-    abis.sort();
-    (abis, listed)
+    Ok((abis, listed))
 }
 
 fn filter_flags(spec: &LinuxSeccomp, notify: bool) -> u32 {
@@ -223,18 +175,80 @@ fn filter_flags(spec: &LinuxSeccomp, notify: bool) -> u32 {
     bits
 }
 
+/// The conditions of one `syscalls[]` entry, as runc hands them to
+/// libseccomp: one rule, or one rule per condition if two share an
+/// argument.
+fn condition_groups(call: &oci_spec::runtime::LinuxSyscall, field: &str) -> Result<Vec<Vec<Cmp>>, SeccompError> {
+    let args = call.args().as_deref().unwrap_or_default();
+    let mut conds = Vec::with_capacity(args.len());
+    for (k, arg) in args.iter().enumerate() {
+        if arg.index() >= 6 {
+            return Err(SeccompError::config(
+                format!("{field}.args[{k}].index"),
+                format!("{} is out of range (a syscall has 6 arguments)", arg.index()),
+            ));
+        }
+        let op = convert_op(arg.op());
+        let (mask, datum) = match op {
+            Op::MaskedEq => (arg.value(), arg.value_two().unwrap_or(0)),
+            _ => (u64::MAX, arg.value()),
+        };
+        conds.push(Cmp { index: arg.index() as u8, op, mask, datum });
+    }
+    let split = conds.iter().enumerate().any(|(a, c)| conds[..a].iter().any(|d| d.index == c.index));
+    Ok(if split { conds.iter().map(|c| vec![*c]).collect() } else { vec![conds] })
+}
+
+impl AbiPolicy {
+    /// Adds one rule for `name`, as libseccomp does on this ABI: the
+    /// socket and ipc calls of multiplexing ABIs also become a rule on
+    /// socketcall(2)/ipc(2) whose first argument selects the call.
+    fn add(&mut self, name: &str, conds: &[Cmp], action: u32) -> Result<(), Conflict> {
+        if let Some((via, call)) = self.abi.mux(name) {
+            let mut muxed: Vec<Cmp> = conds.iter().copied().filter(|c| c.index != 0).collect();
+            muxed.push(Cmp { index: 0, op: Op::Eq, mask: u64::MAX, datum: u64::from(call) });
+            self.add_key(Key::Nr(via), muxed, action)?;
+        }
+        match self.abi.resolve(name) {
+            Some(nr) => self.add_key(Key::Nr(nr), conds.to_vec(), action),
+            // libseccomp keeps a rule for a syscall the ABI lacks (where it
+            // can still conflict with a later one), except on the
+            // multiplexing ABIs, which drop it unless it is multiplexed.
+            None if !self.abi.multiplexes() || self.abi.mux(name).is_some() => {
+                self.add_key(Key::Pseudo(name.to_string()), conds.to_vec(), action)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn add_key(&mut self, key: Key, mut conds: Vec<Cmp>, action: u32) -> Result<(), Conflict> {
+        conds.sort_by_key(|c| c.index);
+        let chain = self.arena.chain(&conds, action, self.abi.wide_args());
+        let mut entry = self.syscalls.remove(&key);
+        let r = self.arena.rule_add(&mut entry, chain, action);
+        if let Some(e) = entry {
+            self.syscalls.insert(key, e);
+        }
+        r
+    }
+}
+
 impl Policy {
-    pub(crate) fn from_spec(spec: &LinuxSeccomp) -> Result<Policy, SeccompError> {
+    pub(crate) fn from_spec(spec: &LinuxSeccomp, native: Abi) -> Result<Policy, SeccompError> {
         let default_action =
             encode_action(spec.default_action(), spec.default_errno_ret(), "linux.seccomp.defaultAction")?;
+        check_errno(default_action, "linux.seccomp.defaultErrnoRet")?;
         if default_action == RET_USER_NOTIF {
             return Err(SeccompError::config(
                 "linux.seccomp.defaultAction",
                 "SCMP_ACT_NOTIFY cannot be the default action",
             ));
         }
-        let (abis, listed) = select_abis(spec);
-        let mut pending: Vec<BTreeMap<u32, Pending>> = abis.iter().map(|_| BTreeMap::new()).collect();
+        let (abis, listed) = select_abis(spec, native)?;
+        let mut policies: Vec<AbiPolicy> = abis
+            .iter()
+            .map(|&abi| AbiPolicy { abi, arena: Arena::default(), syscalls: BTreeMap::new(), enosys_above: None })
+            .collect();
         let mut highest: Vec<Option<u32>> = vec![None; abis.len()];
         let mut skipped = Vec::new();
         let mut notify = false;
@@ -242,26 +256,7 @@ impl Policy {
         for (i, call) in spec.syscalls().iter().flatten().enumerate() {
             let field = format!("linux.seccomp.syscalls[{i}]");
             let action = encode_action(call.action(), call.errno_ret(), &format!("{field}.action"))?;
-            let args = call.args().as_deref().unwrap_or_default();
-            let mut conds = Vec::with_capacity(args.len());
-            for (k, arg) in args.iter().enumerate() {
-                if arg.index() >= 6 {
-                    return Err(SeccompError::config(
-                        format!("{field}.args[{k}].index"),
-                        format!("{} is out of range (a syscall has 6 arguments)", arg.index()),
-                    ));
-                }
-                conds.push(Cmp {
-                    index: arg.index() as u8,
-                    op: convert_op(arg.op()),
-                    value: arg.value(),
-                    value_two: arg.value_two().unwrap_or(0),
-                });
-            }
-            // runc: conditions sharing an argument become separate rules.
-            let split = conds.iter().enumerate().any(|(a, c)| conds[..a].iter().any(|d| d.index == c.index));
-            let rules: Vec<Vec<Cmp>> = if split { conds.iter().map(|c| vec![*c]).collect() } else { vec![conds] };
-
+            let groups = condition_groups(call, &field)?;
             for (j, name) in call.names().iter().enumerate() {
                 if name.is_empty() {
                     return Err(SeccompError::config(format!("{field}.names[{j}]"), "empty syscall name"));
@@ -275,54 +270,49 @@ impl Policy {
                     }
                     notify = true;
                 }
-                let mut known = false;
-                for (a, abi) in abis.iter().enumerate() {
-                    let Some(nr) = abi.resolve(name) else {
-                        continue;
-                    };
-                    known = true;
-                    highest[a] = highest[a].max(Some(nr));
+                if !Abi::known(name) {
+                    if !skipped.contains(name) {
+                        skipped.push(name.clone());
+                    }
+                    continue;
+                }
+                for (p, high) in policies.iter_mut().zip(&mut highest) {
+                    // runc's stub asks libseccomp for the number, which
+                    // answers a pseudo number for multiplexed calls.
+                    if p.abi.mux(name).is_none() {
+                        *high = (*high).max(p.abi.resolve(name));
+                    }
                     if action == default_action {
                         continue; // redundant rule, runc skips it
                     }
-                    let entry = pending[a].entry(nr).or_default();
-                    for conds in &rules {
-                        if conds.is_empty() {
-                            entry.unconditional.get_or_insert(action);
-                        } else {
-                            entry.conditional.push(Rule { conds: conds.clone(), action });
-                        }
+                    check_errno(action, &format!("{field}.errnoRet"))?;
+                    for conds in &groups {
+                        p.add(name, conds, action).map_err(|c| {
+                            let why = match c {
+                                Conflict::Exists => {
+                                    "a rule with the same conditions and another action exists for {abi} (libseccomp refuses it)"
+                                }
+                                Conflict::Loops => {
+                                    "merging this rule with the others for {abi} never ends in libseccomp 2.5 (runc would hang)"
+                                }
+                            };
+                            let why = why.replace("{abi}", &format!("{:?}", p.abi));
+                            SeccompError::config(field.clone(), format!("{name}: {why}"))
+                        })?;
                     }
-                }
-                if !known && !skipped.contains(name) {
-                    skipped.push(name.clone());
                 }
             }
         }
 
         let allowish = matches!(default_action & RET_ACTION_FULL, RET_ALLOW | RET_LOG | RET_TRACE);
-        let abis = abis
-            .into_iter()
-            .zip(pending)
-            .zip(highest)
-            .map(|((abi, pending), highest)| AbiPolicy {
-                abi,
-                syscalls: pending.into_iter().map(|(nr, p)| (nr, p.merge())).collect(),
-                enosys_above: highest
-                    .filter(|_| !allowish && default_action != RET_ERRNO | ENOSYS && listed.contains(&abi)),
-            })
-            .collect();
-        Ok(Policy { default_action, abis, flags: filter_flags(spec, notify), skipped })
+        for (p, high) in policies.iter_mut().zip(highest) {
+            // runc warns and makes no stub for an arch whose highest named
+            // syscall is number 0.
+            p.enosys_above = high.filter(|h| *h > 0 && !allowish && listed.contains(&p.abi));
+        }
+        Ok(Policy { default_action, abis: policies, flags: filter_flags(spec, notify), skipped })
     }
 }
 
-impl Pending {
-    fn merge(mut self) -> Decision {
-        if let Some(ret) = self.unconditional {
-            return Decision::Ret(ret);
-        }
-        // Stable: equal precedence keeps the profile's order.
-        self.conditional.sort_by_key(|r| precedence(r.action));
-        Decision::Rules(self.conditional)
-    }
-}
+/// What runc's -ENOSYS stub returns.
+pub(crate) const STUB_ENOSYS: u32 = RET_ENOSYS;

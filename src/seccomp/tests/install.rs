@@ -68,8 +68,9 @@ fn errno_rules_and_argument_conditions() {
             sys(g, [0xffff_ffff, 0, 9, 0]) == ppid,
             sys(g, [0, 0x12ab_cdef_0000_1234, 9, 0]) == -78,
             sys(g, [0, 0x13ab_cdef_0000_1234, 9, 0]) == ppid,
-            // Both ERRNO rules match: same precedence, the first wins.
-            sys(g, [0x1_0000_0001, 0x1200_0000_0000_0034, 9, 0]) == -77,
+            // Both ERRNO rules match: libseccomp (and so runc) tries the
+            // higher argument first.
+            sys(g, [0x1_0000_0001, 0x1200_0000_0000_0034, 9, 0]) == -78,
             sys(g, [0, 0, 4, 8]) == -79,
             sys(g, [0, 0, 4, 7]) == ppid,
             sys(g, [0, 0, 5, 8]) == ppid,

@@ -1,13 +1,18 @@
-//! Tests: a classic-BPF interpreter and a direct evaluator of the spec
-//! (the oracle), compared on random profiles; real installs in forked
-//! children; podman's default profile.
+//! Tests: nook's filters against runc's libseccomp in a classic-BPF
+//! interpreter (Docker's and podman's profiles, hand-written ones, random
+//! ones, a regression corpus); the syscall tables against libseccomp;
+//! real installs in forked children.
 
+mod corpus;
+mod differential;
+mod handwritten;
 mod install;
 mod interp;
-mod oracle;
 pub(crate) mod podman;
 mod profile;
 mod random;
+mod reference;
+mod tables;
 
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscall,

@@ -44,6 +44,7 @@ pub fn resolve(profile: &str, go_arch: &str, scmp_arch: &str, caps: &[&str]) -> 
         if has(&exc["arches"], go_arch) || caps.iter().any(|c| has(&exc["caps"], c)) {
             continue;
         }
+        // includes.minKernel (Docker's ptrace): this host's kernel is newer.
         let inc_arches = strs(&inc["arches"]);
         if !inc_arches.is_empty() && !inc_arches.iter().any(|a| a == go_arch) {
             continue;
