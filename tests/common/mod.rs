@@ -234,3 +234,4 @@ pub fn wait_until(what: &str, patience: std::time::Duration, mut f: impl FnMut()
     }
 }
 pub mod clients;
+pub mod oci;

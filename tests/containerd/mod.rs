@@ -4,10 +4,11 @@
 //! busybox-static and imported with `ctr`, and the checks that nothing of
 //! the runtime is left afterwards.
 
-use crate::common::clients::{self, busybox_rootfs, tar, ROOTFS_ENTRIES};
+use crate::common::clients::{self, busybox_rootfs, ROOTFS_ENTRIES};
 pub use crate::common::clients::{ok, PATIENCE};
+use crate::common::oci;
 use crate::common::{output_via_files, stdout, wait_until};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -155,54 +156,10 @@ impl Drop for Containerd {
     }
 }
 
-fn sha256(p: &Path) -> String {
-    let out = Command::new("sha256sum").arg(p).output().unwrap();
-    assert!(out.status.success());
-    format!("sha256:{}", stdout(&out).split_whitespace().next().unwrap())
-}
-
-/// Writes `bytes` as a blob of the layout; returns its descriptor.
-fn blob(layout: &Path, media_type: &str, file: &Path) -> Value {
-    let digest = sha256(file);
-    let to = layout.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
-    std::fs::rename(file, &to).unwrap();
-    json!({"mediaType": media_type, "digest": digest, "size": std::fs::metadata(&to).unwrap().len()})
-}
-
-/// An OCI image layout tarball (oci-layout, index.json, blobs/sha256/...:
-/// a config, a manifest and one uncompressed layer with bin/busybox and its
-/// applets), named IMAGE by the annotation containerd's importer reads.
+/// An OCI image archive with one layer holding bin/busybox and its applets,
+/// named IMAGE.
 pub fn build_image(dir: &Path) -> PathBuf {
     let rootfs = busybox_rootfs(dir);
-    let layout = dir.join("layout");
-    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    let layer_tar = dir.join("layer.tar");
-    tar(&rootfs, &layer_tar, ROOTFS_ENTRIES);
-    let diff_id = sha256(&layer_tar);
-    let layer = blob(&layout, "application/vnd.oci.image.layer.v1.tar", &layer_tar);
-    let config = json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    });
-    let write = |name: &str, v: &Value| {
-        let p = dir.join(name);
-        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
-        p
-    };
-    let config = blob(&layout, "application/vnd.oci.image.config.v1+json", &write("config.json", &config));
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config, "layers": [layer],
-    });
-    let mut manifest = blob(&layout, "application/vnd.oci.image.manifest.v1+json", &write("manifest.json", &manifest));
-    manifest["platform"] = json!({"architecture": "amd64", "os": "linux"});
-    manifest["annotations"] = json!({"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"});
-    let index =
-        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [manifest]});
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let image = dir.join("image.tar");
-    tar(&layout, &image, &["oci-layout", "index.json", "blobs"]);
-    image
+    let config = json!({"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"});
+    oci::archive(dir, IMAGE, &rootfs, ROOTFS_ENTRIES, config)
 }
