@@ -215,7 +215,8 @@ const FACTS: &str = "echo uid $(id -u); echo gid $(id -g); echo groups $(id -G);
     echo secret [$(cat /etc/secret)]; \
     touch /etc/ro/probe 2>/dev/null && echo etc-ro rw || echo etc-ro ro; \
     echo kcore-masked $(grep -c ' /proc/kcore ' /proc/self/mountinfo); \
-    echo sys $(grep ' /sys ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1)";
+    echo sys $(grep ' /sys ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1); \
+    echo apparmor $(cat /proc/self/attr/current)";
 
 /// The capabilities containerd gives a container by default (Docker's
 /// set): CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
@@ -244,7 +245,8 @@ fn security_contexts_reach_the_containers() {
                 run_as_group: Some(Int64Value { value: 1001 }),
                 supplemental_groups: vec![1002],
                 no_new_privs: true,
-                seccomp: runtime_default,
+                seccomp: runtime_default.clone(),
+                apparmor: runtime_default,
                 ..Default::default()
             },
         ),
@@ -257,7 +259,8 @@ fn security_contexts_reach_the_containers() {
                     ..Default::default()
                 }),
                 readonly_rootfs: true,
-                seccomp: unconfined,
+                seccomp: unconfined.clone(),
+                apparmor: unconfined,
                 ..Default::default()
             },
         ),
@@ -289,6 +292,14 @@ fn security_contexts_reach_the_containers() {
         (1u64 << (last + 1)) - 1
     };
     let caps = |v: u64| format!("{v:016x}");
+    // The guest's AppArmor is on (its /init mounts securityfs), so
+    // containerd loads its profile and gives it by default.
+    assert!(std::path::Path::new("/sys/kernel/security/apparmor").exists(), "AppArmor is off");
+    let profile = |name: &str| seen[name]["apparmor"].clone();
+    assert_eq!(profile("user"), "cri-containerd.apparmor.d (enforce)");
+    assert_eq!(profile("caps"), "unconfined");
+    assert_eq!(profile("paths"), "cri-containerd.apparmor.d (enforce)", "the default");
+    assert_eq!(profile("privileged"), "unconfined");
     let f = &seen["user"];
     assert_eq!((f["uid"].as_str(), f["gid"].as_str()), ("1000", "1001"), "{f:?}");
     let mut groups: Vec<&str> = f["groups"].split(' ').collect();
@@ -381,9 +392,14 @@ fn containers_in_a_pod_share_its_namespaces() {
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     assert_eq!(lines[..2], ["pause", "shared"], "{out}");
     assert!(lines.contains(&"sleep 100002"), "b's init is not visible from a: {out}");
-    // pause reaps the orphans the namespace hands it.
-    let orphan = "(exec sleep 2 &); sleep 6; grep -l '^State:.Z' /proc/[0-9]*/status; echo done";
-    assert_eq!(t.sh(&a, orphan).1, "done\n", "a zombie was left: pause did not reap it");
+    // pause reaps the orphans the namespace hands it: a background sleep
+    // whose shell is gone has pause (pid 1) as its parent, and once it
+    // ends it does not stay a zombie.
+    let orphan = "(sleep 3 & echo $! > /tmp/orphan); o=$(cat /tmp/orphan); \
+                  echo parent $(cut -d' ' -f4 /proc/$o/stat); \
+                  i=0; while [ -e /proc/$o ] && [ $i -lt 30 ]; do sleep 1; i=$((i+1)); done; \
+                  echo left $(grep -s '^State:' /proc/$o/status)";
+    assert_eq!(t.sh_ok(&a, orphan), "parent 1\nleft\n", "pause did not take and reap the orphan");
     t.stop_and_remove(&a, 0);
     t.stop_and_remove(&b, 0);
     t.remove_pod(&pod);
@@ -396,12 +412,15 @@ fn an_oom_kill_reaches_the_container_status() {
     let mut t = Cri::new();
     let config = t.pod_config("oom");
     let pod = t.run_pod(config).id.clone();
-    let mut cfg =
-        Cri::container_config("hog", &["sh", "-c", "sleep 2; exec dd if=/dev/zero of=/dev/null bs=64M count=1"]);
+    // The init allocates 64M once told to (after StartContainer returned,
+    // so the shim watches its cgroup's memory.events by then).
+    let hog = "mkfifo /tmp/go; read l < /tmp/go; exec dd if=/dev/zero of=/dev/null bs=64M count=1";
+    let mut cfg = Cri::container_config("hog", &["sh", "-c", hog]);
     cfg.linux.as_mut().unwrap().resources.as_mut().unwrap().memory_limit_in_bytes = 32 << 20;
     let id = t.create_and_start(&pod, &cfg);
     let cg = t.pod(&pod).cgroup.join(&id);
     assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap().trim(), (32u64 << 20).to_string());
+    t.sh_ok(&id, "echo go > /tmp/go");
     let st = t.wait_exited(&id);
     assert_eq!((st.exit_code, st.reason.as_str()), (137, "OOMKilled"), "{st:?}");
     t.client.remove_container(&id).unwrap();
