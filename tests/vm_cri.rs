@@ -17,16 +17,11 @@ mod common;
 mod cri;
 use common::clients::PATIENCE;
 use common::wait_until;
+use cri::probe::{facts, host_namespaces, namespaces, DEFAULT_CAPS, FACTS, NS_SCRIPT};
 use cri::session::{log_entries, log_text, Cri};
 use cri::stream::{Outcome, Stream, STDIN};
 use k8s_cri::v1::*;
 use std::collections::HashMap;
-use std::process::Command;
-
-/// `key rest` lines of a script's output, by key.
-fn facts(text: &str) -> HashMap<String, String> {
-    text.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.into(), v.trim().into())).collect()
-}
 
 #[test]
 #[ignore = "runs containerd's CRI plugin: runs in the test VM (make test-vm)"]
@@ -208,21 +203,6 @@ fn exec_and_attach_stream_over_the_url_the_cri_returns() {
     t.assert_clean();
 }
 
-/// What the security-context containers print.
-const FACTS: &str = "echo uid $(id -u); echo gid $(id -g); echo groups $(id -G); \
-    grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr ':\t' '  '; \
-    touch /probe 2>/dev/null && echo rootfs rw || echo rootfs ro; \
-    echo secret [$(cat /etc/secret)]; \
-    touch /etc/ro/probe 2>/dev/null && echo etc-ro rw || echo etc-ro ro; \
-    echo kcore-masked $(grep -c ' /proc/kcore ' /proc/self/mountinfo); \
-    echo sys $(grep ' /sys ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1); \
-    echo apparmor $(cat /proc/self/attr/current)";
-
-/// The capabilities containerd gives a container by default (Docker's
-/// set): CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
-/// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
-const DEFAULT_CAPS: u64 = 0xa804_25fb;
-
 #[test]
 #[ignore = "runs containerd's CRI plugin: runs in the test VM (make test-vm)"]
 fn security_contexts_reach_the_containers() {
@@ -324,18 +304,6 @@ fn security_contexts_reach_the_containers() {
     }
     t.remove_pod(&pod);
     t.assert_clean();
-}
-
-/// A process's namespace links (`net:[4026531840]`...), by type.
-fn namespaces(listing: &str) -> HashMap<String, String> {
-    listing.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.into(), v.into())).collect()
-}
-
-const NS_SCRIPT: &str = "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done";
-
-fn host_namespaces() -> HashMap<String, String> {
-    let out = Command::new("sh").args(["-c", NS_SCRIPT]).output().unwrap();
-    namespaces(&String::from_utf8_lossy(&out.stdout))
 }
 
 #[test]
@@ -444,44 +412,4 @@ fn a_container_that_cannot_start_says_why() {
     t.client.remove_container(&id).unwrap();
     t.remove_pod(&pod);
     t.assert_clean();
-}
-
-/// The pod's pause program, on the host: as a pid namespace's init it stays
-/// up, reaps an orphan handed to it, and exits 0 on SIGTERM.
-#[test]
-fn the_pause_program_reaps_orphans_and_ends_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("nook-pause-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pause = dir.join("pause");
-    cri::pause::write(&pause);
-    // unshare's death kills pause too (--kill-child): the guard's kill ends
-    // both, and removes the file, whatever the test's end.
-    struct Guard(std::process::Child, std::path::PathBuf);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-    let ns = Command::new("unshare").args(["--pid", "--fork", "--kill-child"]).arg(&pause).spawn().unwrap();
-    let mut ns = Guard(ns, dir);
-    let children = format!("/proc/{0}/task/{0}/children", ns.0.id());
-    let mut pid = String::new();
-    wait_until("pause to start", PATIENCE, || {
-        pid = std::fs::read_to_string(&children).unwrap().trim().to_owned();
-        !pid.is_empty() && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == pause)
-    });
-    // An orphan in its namespace: a shell's background child, its parent gone.
-    let st = Command::new("nsenter").args(["-t", &pid, "-p", "sh", "-c", "(sleep 1 &)"]).status().unwrap();
-    assert!(st.success());
-    let kids = format!("/proc/{pid}/task/{pid}/children");
-    assert_ne!(std::fs::read_to_string(&kids).unwrap().trim(), "", "the orphan was not handed to pause");
-    wait_until("pause to reap the orphan", std::time::Duration::from_secs(20), || {
-        std::fs::read_to_string(&kids).unwrap().trim().is_empty()
-    });
-    assert!(ns.0.try_wait().unwrap().is_none(), "pause ended by itself");
-    // SAFETY: signalling a process of this test.
-    assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), libc::SIGTERM) }, 0);
-    assert_eq!(ns.0.wait().unwrap().code(), Some(0));
 }

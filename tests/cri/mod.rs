@@ -10,6 +10,7 @@
 pub mod client;
 pub mod image;
 pub mod pause;
+pub mod probe;
 pub mod session;
 pub mod stream;
 

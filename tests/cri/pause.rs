@@ -95,3 +95,45 @@ pub fn write(path: &std::path::Path) {
     std::fs::write(path, elf()).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The pod's pause program, on the host: as a pid namespace's init it stays
+/// up, reaps an orphan handed to it, and exits 0 on SIGTERM.
+#[test]
+fn the_pause_program_reaps_orphans_and_ends_on_sigterm() {
+    use crate::common::{clients::PATIENCE, wait_until};
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("nook-pause-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pause = dir.join("pause");
+    write(&pause);
+    // unshare's death kills pause too (--kill-child): the guard's kill ends
+    // both, and removes the file, whatever the test's end.
+    struct Guard(std::process::Child, std::path::PathBuf);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let ns = Command::new("unshare").args(["--pid", "--fork", "--kill-child"]).arg(&pause).spawn().unwrap();
+    let mut ns = Guard(ns, dir);
+    let children = format!("/proc/{0}/task/{0}/children", ns.0.id());
+    let mut pid = String::new();
+    wait_until("pause to start", PATIENCE, || {
+        pid = std::fs::read_to_string(&children).unwrap().trim().to_owned();
+        !pid.is_empty() && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == pause)
+    });
+    // An orphan in its namespace: a shell's background child, its parent gone.
+    let st = Command::new("nsenter").args(["-t", &pid, "-p", "sh", "-c", "(sleep 1 &)"]).status().unwrap();
+    assert!(st.success());
+    let kids = format!("/proc/{pid}/task/{pid}/children");
+    assert_ne!(std::fs::read_to_string(&kids).unwrap().trim(), "", "the orphan was not handed to pause");
+    wait_until("pause to reap the orphan", std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(&kids).unwrap().trim().is_empty()
+    });
+    assert!(ns.0.try_wait().unwrap().is_none(), "pause ended by itself");
+    // SAFETY: signalling a process of this test.
+    assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), libc::SIGTERM) }, 0);
+    assert_eq!(ns.0.wait().unwrap().code(), Some(0));
+}
