@@ -374,6 +374,80 @@ fn containers_in_a_pod_share_its_namespaces() {
     t.assert_clean();
 }
 
+/// Runs `script` on the node (as kubelet's host side would).
+fn node(script: &str) {
+    let st = std::process::Command::new("sh").args(["-c", script]).status().unwrap();
+    assert!(st.success(), "{script}");
+}
+
+/// Unmounts everything at and below a path when dropped.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-R").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[ignore = "runs containerd's CRI plugin: runs in the test VM (make test-vm)"]
+fn volumes_reach_the_container_with_their_propagation() {
+    let mut t = Cri::new();
+    // Host paths under a shared mount, as on a node where systemd makes /
+    // shared (containerd refuses the propagation a mount's peer group
+    // cannot carry).
+    let vol = t.ctrd.dir.join("volumes");
+    for d in ["data", "slave", "shared"] {
+        std::fs::create_dir_all(vol.join(d).join("sub")).unwrap();
+    }
+    std::fs::write(vol.join("data/file"), "from the node\n").unwrap();
+    let v = vol.display();
+    node(&format!("mount --bind {v} {v} && mount --make-rshared {v}"));
+    let unmount = Unmount(vol.clone());
+    let mut config = t.pod_config("volumes");
+    // Mounting inside the container (for Bidirectional) needs privilege.
+    config.linux.as_mut().unwrap().security_context.as_mut().unwrap().privileged = true;
+    let pod = t.run_pod(config).id.clone();
+    let mount = |at: &str, from: &str, readonly: bool, propagation: MountPropagation| Mount {
+        container_path: at.into(),
+        host_path: vol.join(from).display().to_string(),
+        readonly,
+        propagation: propagation as i32,
+        ..Default::default()
+    };
+    let mut cfg = Cri::container_config("main", &["sleep", "100000"]);
+    cfg.mounts = vec![
+        mount("/data", "data", true, MountPropagation::PropagationPrivate),
+        mount("/slave", "slave", false, MountPropagation::PropagationHostToContainer),
+        mount("/shared", "shared", false, MountPropagation::PropagationBidirectional),
+    ];
+    let sc = LinuxContainerSecurityContext { privileged: true, ..Default::default() };
+    cfg.linux.as_mut().unwrap().security_context = Some(sc);
+    let id = t.create_and_start(&pod, &cfg);
+
+    // A read-only volume.
+    let (code, out, err) = t.sh(&id, "cat /data/file; touch /data/new");
+    assert_eq!(out, "from the node\n");
+    assert!(code != 0 && err.contains("Read-only file system"), "wrote to a read-only volume: {code} {err}");
+    // Mounts the node makes after the start: they reach the container
+    // through HostToContainer (rslave), not through a private volume.
+    for d in ["data", "slave"] {
+        node(&format!("mount -t tmpfs tmpfs {v}/{d}/sub && echo node > {v}/{d}/sub/file"));
+    }
+    assert_eq!(t.sh_ok(&id, "cat /slave/sub/file"), "node\n");
+    assert_ne!(t.sh(&id, "cat /data/sub/file").0, 0, "a node mount crossed into a private volume");
+    // A mount the container makes reaches the node through Bidirectional
+    // (rshared).
+    t.sh_ok(&id, "mount -t tmpfs tmpfs /shared/sub && echo pod > /shared/sub/file");
+    assert_eq!(std::fs::read_to_string(vol.join("shared/sub/file")).unwrap(), "pod\n");
+
+    node(&format!("umount {v}/data/sub {v}/slave/sub {v}/shared/sub"));
+    t.stop_and_remove(&id, 0);
+    t.remove_pod(&pod);
+    drop(unmount);
+    t.assert_clean();
+}
+
 #[test]
 #[ignore = "runs containerd's CRI plugin: runs in the test VM (make test-vm)"]
 fn an_oom_kill_reaches_the_container_status() {

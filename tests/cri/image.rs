@@ -14,8 +14,8 @@ pub const IMAGE: &str = "nook.test/busybox:cri";
 /// The test image's applets, hard links to busybox (busybox-static prefers
 /// its own applets, and a masked symlinked applet would mask them all).
 const APPLETS: &[&str] = &[
-    "sh", "[", "cat", "cut", "dd", "echo", "grep", "head", "hostname", "id", "ls", "mkfifo", "readlink", "sleep",
-    "stty", "test", "touch", "tr", "true", "tty", "wc",
+    "sh", "[", "cat", "cut", "dd", "echo", "grep", "head", "hostname", "id", "ls", "mkfifo", "mount", "readlink",
+    "sleep", "stty", "test", "touch", "tr", "true", "tty", "umount", "wc",
 ];
 
 /// The test image's files besides busybox: a user and groups for the
