@@ -104,9 +104,17 @@ pub struct Containerd {
 static CONTAINERD: OnceLock<Containerd> = OnceLock::new();
 static CHILD: Mutex<Option<(Child, PathBuf)>> = Mutex::new(None);
 
-/// The suite's containerd, started on first use.
+/// The suite's containerd, started on first use (once: a start that
+/// failed fails the tests after it at once).
 pub fn containerd() -> &'static Containerd {
-    CONTAINERD.get_or_init(Containerd::start)
+    static TRIED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    CONTAINERD.get_or_init(|| {
+        assert!(
+            !TRIED.swap(true, std::sync::atomic::Ordering::SeqCst),
+            "containerd failed to start in an earlier test"
+        );
+        Containerd::start()
+    })
 }
 
 /// At exit: stop containerd, then remove its tmpfs and the pods' cgroup
