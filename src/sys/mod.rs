@@ -6,6 +6,7 @@
 //! O_CLOEXEC set, so nothing leaks into the container by construction.
 
 pub mod dbus;
+pub mod fds;
 pub mod mount_api;
 pub mod netlink;
 pub mod procfs;
@@ -313,6 +314,9 @@ mod cloexec_tests {
         assert!(!cloexec(a), "below the first: left alone");
         assert!(cloexec(b));
         // SAFETY: our own dups.
-        unsafe { libc::close(a); libc::close(b) };
+        unsafe {
+            libc::close(a);
+            libc::close(b)
+        };
     }
 }
