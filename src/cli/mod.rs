@@ -1,6 +1,7 @@
 //! The command line: runc's global flags and subcommands, each in a file of
 //! its own. Errors become one line on stderr (and in the log) and exit 1.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -10,6 +11,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod spec;
 mod start;
 mod state;
@@ -38,6 +40,9 @@ pub struct Cli {
     /// Use systemd for cgroups: a transient unit per container over D-Bus (cgroupsPath "slice:prefix:name")
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
+    /// Path to the criu binary used for checkpoint and restore (default: criu from PATH)
+    #[arg(long)]
+    pub criu: Option<PathBuf>,
     /// Rootless mode: true, false or auto (accepted; nook decides from its euid)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
@@ -78,6 +83,10 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// Print a container's events (stats, OOM kills) as JSON
     Events(events::EventsArgs),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a previous checkpoint (CRIU)
+    Restore(restore::RestoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +181,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => ps::ps(cli, a),
         Command::Update(a) => update::update(cli, a),
         Command::Events(a) => events::events(cli, a),
+        Command::Checkpoint(a) => checkpoint::checkpoint(cli, a),
+        Command::Restore(a) => restore::restore(cli, a),
     }
 }
 

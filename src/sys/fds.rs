@@ -1,7 +1,8 @@
 //! Handing fds to a program that takes them by number (`criu swrk 3`,
 //! CRIU's inherited fds at 4, 5, …).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -33,6 +34,25 @@ pub fn place_on_exec(cmd: &mut Command, fds: Vec<(OwnedFd, i32)>) {
             Ok(())
         });
     }
+}
+
+/// Takes ownership of fd number `fd`, which nook was started with (a
+/// `--status-fd`), after checking that it is open for writing.
+pub fn take_writable(fd: i32) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not one of nook's stdio"));
+    }
+    // SAFETY: F_GETFL only reads the flags of whatever this fd number is.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if fl & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not open for writing"));
+    }
+    // SAFETY: the fd is open (above) and was handed to nook to use; nothing
+    // else in nook owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
