@@ -245,7 +245,7 @@ pub(crate) fn converse(sock: std::os::fd::BorrowedFd, req: &CriuReq, handler: &m
             return Err(CriuError::Failed {
                 what: req_name(resp.r#type),
                 errno: resp.cr_errno.unwrap_or(0),
-                msg: resp.cr_errmsg.filter(|m| !m.is_empty()),
+                msg: resp.cr_errmsg.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()),
             });
         }
         if resp.r#type != CriuReqType::Notify as i32 {
