@@ -232,3 +232,17 @@ fn features_tell_whether_criu_is_there() {
     let v = with["io.github.nook.criu.version"].as_str().unwrap_or_default();
     assert!(v.starts_with("3."), "{with}");
 }
+
+#[test]
+fn stdio_on_the_null_device_becomes_the_containers_own_dev_null() {
+    // As runc's reOpenDevNull: a detached container's stdin on the host's
+    // /dev/null would be a file CRIU cannot dump. Its stdout (a file of
+    // the test's) stays what it was.
+    let script = "for fd in 0 1; do m=$(grep mnt_id /proc/self/fdinfo/$fd); m=$(echo ${m#*:}); \
+                  if grep -q \"^$m \" /proc/self/mountinfo; then echo $fd inside; else echo $fd outside; fi; done";
+    let b = Bundle::new("devnull", &["sh", "-c", script]);
+    let out = b.with_bundle("run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["0 inside", "1 outside"]);
+    b.assert_clean();
+}
