@@ -64,7 +64,9 @@ conformance-vm: conformance
 # cgroup v2; SELinux (vm_selinux, a guest booted with security=selinux);
 # the systemd cgroup driver (vm_systemd, systemd as the guest's PID 1); and
 # the real clients: containerd through its runc shim (vm_containerd),
-# podman through conmon (vm_podman), dockerd with --runtime nook (vm_docker).
+# podman through conmon (vm_podman), dockerd with --runtime nook (vm_docker);
+# and checkpoint/restore with CRIU, directly and through podman and containerd
+# (vm_criu).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
@@ -75,6 +77,7 @@ test-vm:
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_containerd -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_podman -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_docker -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_criu -- --include-ignored
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

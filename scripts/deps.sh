@@ -3,8 +3,8 @@
 #   scripts/deps.sh base|test|vm|bench|conformance
 set -euo pipefail
 base=(busybox-static util-linux jq)
-test=(golang-github-containers-common tmux dbus-daemon)
-vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd podman docker.io)
+test=(golang-github-containers-common tmux dbus-daemon criu protobuf-compiler)
+vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd podman docker.io criu)
 bench=(runc crun python3-matplotlib hyperfine)
 want=()
 for set in "$@"; do
