@@ -100,8 +100,9 @@ fn a_pre_dump_then_a_leave_running_dump_and_a_restore_goes_back_to_the_checkpoin
 
 #[test]
 #[ignore = "needs CRIU on a kernel it works on: runs in the test VM (make test-vm)"]
-fn a_terminal_container_comes_back_on_a_new_pty_sent_to_the_console_socket() {
-    let c = Counter::with_program("tty", &counter("", ""));
+fn a_terminal_container_comes_back_on_a_new_pty_sent_to_the_console_socket_or_relayed() {
+    let script = "tok=$RANDOM$RANDOM; i=0; while test ! -e /out/stop; do i=$((i+1)); echo \"$tok $i\"; sleep 0.3; done; exit 5";
+    let c = Counter::with_program("tty", script);
     c.b.edit(|cfg| cfg["process"]["terminal"] = true.into());
     let sock = ConsoleSocket::new(&c.b.dir, "console.sock");
     let s = sock.path.to_str().unwrap();
@@ -121,7 +122,40 @@ fn a_terminal_container_comes_back_on_a_new_pty_sent_to_the_console_socket() {
     // Lines the old terminal held unread when it went are lost with it.
     assert!(lines[0].1 > last, "{last} then {lines:?}");
     assert_goes_on(&lines, 0, &tok, lines[0].1 - 1);
-    c.finish();
+    let last = lines.last().unwrap().1;
+
+    // Once more, restored in the foreground without a console socket: the
+    // runtime relays the new pty to its own terminal, and exits with the
+    // program's code.
+    c.checkpoint(&c.b.dir.join("img2"), &[]);
+    drop(master);
+    let img2 = c.b.dir.join("img2");
+    let mut restore = c.cmd(&["restore", "--image-path", img2.to_str().unwrap()]);
+    restore.args(["--bundle", c.b.dir.to_str().unwrap(), &c.b.id]);
+    let stopper = {
+        let (out, state) = (c.out.clone(), c.cmd(&["state", &c.b.id]));
+        std::thread::spawn(move || stop_once_running(state, &out))
+    };
+    let (code, text) = clients::run_on_a_pty(restore, 24, 80);
+    stopper.join().unwrap();
+    assert_eq!(code, Some(5), "{text}");
+    let lines = parse(&text);
+    assert!(!lines.is_empty() && lines[0].1 > last, "{last} then {text:?}");
+    assert_goes_on(&lines, 0, &tok, lines[0].1 - 1);
+    assert!(c.state().is_none(), "a foreground restore deletes the container once it exits");
+    c.b.assert_clean();
+}
+
+/// Waits until `state` says the container runs, lets it count a while,
+/// then asks it to stop (/out/stop).
+fn stop_once_running(mut state: std::process::Command, out: &Path) {
+    state.stdout(Stdio::piped());
+    wait_until("the restored container to run", PATIENCE, || {
+        let o = state.output().unwrap();
+        String::from_utf8_lossy(&o.stdout).contains("\"running\"")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(out.join("stop"), "").unwrap();
 }
 
 #[test]
