@@ -101,7 +101,8 @@ fn a_pre_dump_then_a_leave_running_dump_and_a_restore_goes_back_to_the_checkpoin
 #[test]
 #[ignore = "needs CRIU on a kernel it works on: runs in the test VM (make test-vm)"]
 fn a_terminal_container_comes_back_on_a_new_pty_sent_to_the_console_socket_or_relayed() {
-    let script = "tok=$RANDOM$RANDOM; i=0; while test ! -e /out/stop; do i=$((i+1)); echo \"$tok $i\"; sleep 0.3; done; exit 5";
+    let script =
+        "tok=$RANDOM$RANDOM; i=0; while test ! -e /out/stop; do i=$((i+1)); echo \"$tok $i\"; sleep 0.3; done; exit 5";
     let c = Counter::with_program("tty", script);
     c.b.edit(|cfg| cfg["process"]["terminal"] = true.into());
     let sock = ConsoleSocket::new(&c.b.dir, "console.sock");
@@ -207,6 +208,67 @@ fn a_foreground_restore_hands_the_pipes_over_runs_the_hooks_and_exits_with_the_c
     let st = restore.wait().unwrap();
     assert_eq!(st.code(), Some(7), "{}", std::fs::read_to_string(&c.log).unwrap_or_default());
     assert!(c.state().is_none(), "a foreground restore deletes the container once it exits");
+    c.b.assert_clean();
+}
+
+#[test]
+#[ignore = "needs CRIU on a kernel it works on: runs in the test VM (make test-vm)"]
+fn a_lazy_restore_takes_the_pages_from_the_checkpoints_page_server() {
+    // runc's lazy migration: the dump serves the memory pages (page server
+    // on loopback) and says so on --status-fd; CRIU's lazy-pages daemon
+    // fetches them for a restore under another id, which starts at once.
+    use std::os::fd::OwnedFd;
+    let c = Counter::new("lazy");
+    c.run_detached();
+    let tok = c.wait_lines(1)[0].0.clone();
+    let (_, pid) = c.status_pid();
+    let img = c.b.dir.join("img");
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    let mut cmd = c.cmd(&["checkpoint", "--lazy-pages", "--page-server", "127.0.0.1:27277", "--status-fd", "5"]);
+    cmd.args(["--image-path", img.to_str().unwrap(), &c.b.id]);
+    nook::sys::fds::place_on_exec(&mut cmd, vec![(w, 5)]);
+    let mut ck = cmd.spawn().unwrap();
+    // Our copy of the pipe's write end goes with the command.
+    drop(cmd);
+    let mut status = std::fs::File::from(r);
+    let ready = read_until(&mut status, "the status fd's \\0", |t| !t.is_empty());
+    assert_eq!(ready.as_bytes(), b"\0");
+    assert!(img.join("inventory.img").exists());
+    let mut daemon = std::process::Command::new("criu")
+        .args(["lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", "27277", "-D"])
+        .arg(&img)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let n = c.lines().len();
+    let id = format!("{}-lazy", c.b.id);
+    c.ok(&[
+        "restore",
+        "-d",
+        "--lazy-pages",
+        "--image-path",
+        img.to_str().unwrap(),
+        "--bundle",
+        c.b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(ck.wait().unwrap().success(), "{}", std::fs::read_to_string(&c.log).unwrap_or_default());
+    assert!(daemon.wait().unwrap().success(), "criu lazy-pages failed");
+    wait_gone(pid);
+    assert!(c.state().is_none(), "the checkpointed container is deleted once its pages are gone");
+    let lines = c.wait_lines(n + 1);
+    assert_goes_on(&lines, n, &tok, lines[n].1 - 1);
+    assert!(lines[n].1 <= lines[n - 1].1 + 1, "{lines:?}");
+    // The restored tree is in the new container's cgroup, not the old one's.
+    let mut state = c.cmd(&["state", &id]);
+    let state: serde_json::Value =
+        serde_json::from_slice(&state.stdout(Stdio::piped()).output().unwrap().stdout).unwrap();
+    let cg = clients::cgroup_of(state["pid"].as_i64().unwrap());
+    assert_eq!(cg, c.b.cgroup_dir().with_file_name(&id), "the restored init's cgroup");
+    c.ok(&["delete", "--force", &id]);
+    assert!(!c.b.cgroup_dir().with_file_name(&id).exists(), "the restored container's cgroup is left");
     c.b.assert_clean();
 }
 
