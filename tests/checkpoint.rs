@@ -246,3 +246,18 @@ fn stdio_on_the_null_device_becomes_the_containers_own_dev_null() {
     assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["0 inside", "1 outside"]);
     b.assert_clean();
 }
+
+#[test]
+fn a_missing_id_or_an_unknown_flag_is_one_line() {
+    let b = Bundle::new("ck-usage", &["true"]);
+    assert_one_line_error(
+        &b.nook(&["restore"]),
+        "required arguments were not provided: <ID> (see nook restore --help)",
+    );
+    assert_one_line_error(&b.nook(&["checkpoint", "--bogus", &b.id]), "unexpected argument '--bogus'");
+    let out = b.nook(&["restore", "--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("Usage: nook restore [OPTIONS] <ID>"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("--console-socket"), "{}", stdout(&out));
+    b.assert_clean();
+}

@@ -84,9 +84,9 @@ pub enum Command {
     /// Print a container's events (stats, OOM kills) as JSON
     Events(events::EventsArgs),
     /// Checkpoint a running container (CRIU)
-    Checkpoint(checkpoint::CheckpointArgs),
+    Checkpoint(checkpoint::Raw),
     /// Restore a container from a previous checkpoint (CRIU)
-    Restore(restore::RestoreArgs),
+    Restore(checkpoint::Raw),
 }
 
 #[derive(Args, Debug)]

@@ -1,12 +1,13 @@
 //! `nook restore` (runc's flags).
 
-use super::checkpoint::CriuArgs;
+use super::checkpoint::{parse, CriuArgs, Raw};
 use super::Cli;
 use crate::container::{self, RestoreOptions};
-use clap::Args;
+use clap::Parser;
 use std::path::PathBuf;
 
-#[derive(Args, Debug)]
+/// Restore a container from a previous checkpoint (CRIU)
+#[derive(Parser, Debug)]
 #[command(args_override_self = true)]
 pub struct RestoreArgs {
     /// Container id
@@ -43,7 +44,8 @@ pub struct RestoreArgs {
     pub lsm_mount_context: Option<String>,
 }
 
-pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<i32> {
+pub fn restore(cli: &Cli, raw: &Raw) -> anyhow::Result<i32> {
+    let Some(a) = parse::<RestoreArgs>("restore", raw)? else { return Ok(0) };
     let opts = RestoreOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
