@@ -273,6 +273,38 @@ fn a_lazy_restore_takes_the_pages_from_the_checkpoints_page_server() {
 }
 
 #[test]
+#[ignore = "needs CRIU and systemd as PID 1: runs in the test VM booted with systemd (make test-vm)"]
+fn with_the_systemd_driver_the_restored_container_gets_a_transient_unit_again() {
+    assert!(Path::new("/run/systemd/system").is_dir(), "needs systemd as PID 1 (run-in-vm --systemd)");
+    let mut c = Counter::new("sd");
+    c.systemd = true;
+    let unit = format!("nook-{}.scope", c.b.id);
+    let cg = Path::new("/sys/fs/cgroup/system.slice").join(&unit);
+    c.run_detached();
+    let tok = c.wait_lines(1)[0].0.clone();
+    let (_, pid) = c.status_pid();
+    assert_eq!(clients::cgroup_of(pid), cg);
+    c.checkpoint(&c.b.dir.join("img"), &[]);
+    wait_gone(pid);
+    wait_until("the unit's cgroup to go", PATIENCE, || !cg.exists());
+    let n = c.lines().len();
+    let last = c.lines().last().unwrap().1;
+
+    c.restore_detached(&c.b.dir.join("img"), &[]);
+    let (status, pid) = c.status_pid();
+    assert_eq!(status, "running");
+    assert_eq!(clients::cgroup_of(pid), cg, "the restored init is in the unit systemd made again");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.b.root.join(&c.b.id).join("state.json")).unwrap()).unwrap();
+    assert_eq!(saved["systemdUnit"], unit.as_str(), "state.json: {saved}");
+    let lines = c.wait_lines(n + 1);
+    assert_goes_on(&lines, n, &tok, last);
+    c.ok(&["delete", "--force", &c.b.id]);
+    wait_until("the unit's cgroup to go", PATIENCE, || !cg.exists());
+    c.b.assert_clean();
+}
+
+#[test]
 #[ignore = "runs podman and conmon: runs in the test VM (make test-vm)"]
 fn podman_checkpoints_and_restores_a_container() {
     criu_ready();

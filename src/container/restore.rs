@@ -35,7 +35,8 @@ pub struct RestoreOptions {
     pub lsm_profile: Option<String>,
     /// `--lsm-mount-context`: the SELinux context of the restored mounts.
     pub lsm_mount_context: Option<String>,
-    /// `--systemd-cgroup` (not supported by restore yet).
+    /// `--systemd-cgroup`: the cgroup is a transient unit's, made by
+    /// systemd around criu (as `create` does around init).
     pub systemd_cgroup: bool,
 }
 
@@ -49,6 +50,8 @@ fn bad(msg: impl Into<String>) -> ContainerError {
 struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<PathBuf>,
+    /// The systemd unit started for the container (`--systemd-cgroup`).
+    unit: Option<String>,
     /// The restored init, once CRIU has named it.
     pid: Option<i32>,
 }
@@ -59,6 +62,14 @@ impl Drop for Undo {
             if let Ok(fd) = crate::sys::pidfd_open(pid) {
                 let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            }
+        }
+        if let Some(unit) = self.unit.take() {
+            if let Some(cg) = &self.cgroup {
+                let _ = cgroup::signal_all(cg, libc::SIGKILL);
+            }
+            if let Err(e) = cgroup::stop_unit(&unit) {
+                crate::logger::warn(&format!("cleaning up: {e}"));
             }
         }
         if let Some(cg) = self.cgroup.take() {
@@ -107,6 +118,31 @@ fn open_images(p: &Path) -> Result<(OwnedFd, Vec<String>)> {
     Ok((dir, fds))
 }
 
+/// With `--systemd-cgroup`: the unit systemd makes around criu once it
+/// runs, and the limits then written to its cgroup (as `create` does it
+/// around init).
+struct SystemdUnit<'a> {
+    unit: crate::cgroups::SystemdPath,
+    properties: Vec<crate::cgroups::systemd::Property>,
+    spec: &'a oci_spec::runtime::Spec,
+    place: &'a cgroup::Placement,
+    rules: &'a [crate::cgroups::DeviceRule],
+    started: bool,
+}
+
+impl SystemdUnit<'_> {
+    fn start(&mut self, id: &str, pid: i32) -> Result<()> {
+        cgroup::start_unit(&self.unit, id, pid, &self.properties)?;
+        self.started = true;
+        let cg = cgroup::create(self.spec, &self.place.mount, &self.place.dir, crate::cgroups::Enable::Needed)?;
+        if self.unit.unit_name().ends_with(".slice") {
+            cg.add_pid(pid)?;
+        }
+        cg.set_devices(self.rules)?;
+        Ok(())
+    }
+}
+
 /// Answers CRIU's notifications during a restore.
 struct Restoring<'a> {
     dir: &'a ContainerDir,
@@ -116,11 +152,16 @@ struct Restoring<'a> {
     /// The pty master, for a foreground restore to relay.
     pty: Option<OwnedFd>,
     pid: &'a mut Option<i32>,
+    systemd: Option<SystemdUnit<'a>>,
 }
 
 impl Handler for Restoring<'_> {
     fn started(&mut self, pid: i32, req: &mut CriuReq) -> std::result::Result<(), String> {
-        // criu was born in the container's cgroup: restore the tree there
+        if let Some(unit) = &mut self.systemd {
+            unit.start(&self.st.id, pid).map_err(|e| e.to_string())?;
+        }
+        // criu is in the container's cgroup (born there, or put there by
+        // systemd): restore the tree there
         // (the global cgroup root, as crun does, so that a cgroup namespace
         // is rooted at the container's cgroup and can be dumped again).
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|e| format!("criu's cgroup: {e}"))?;
@@ -172,9 +213,6 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
         return Err(StateError::AlreadyExists(opts.id.clone()).into());
     }
     o.check()?;
-    if opts.systemd_cgroup {
-        return Err(bad("restore: --systemd-cgroup is not supported yet (the cgroupfs driver is)"));
-    }
     let bundle = crate::spec::load(&opts.bundle)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("validated");
@@ -199,8 +237,14 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
         None => None,
     };
     let (join_ns, ns_fds) = criu_spec::restore_namespaces(spec)?;
-    let place = cgroup::path(linux, &opts.id, false)?;
+    let place = cgroup::path(linux, &opts.id, opts.systemd_cgroup)?;
     let device_rules = cgroup::device_rules(linux)?;
+    // systemd makes the cgroup once criu runs: every limit and unit
+    // property is checked now, before anything is made.
+    let properties = match place.systemd {
+        Some(_) => cgroup::systemd_properties(spec)?,
+        None => Vec::new(),
+    };
 
     let mut set = SigSet::empty();
     if !opts.detach {
@@ -209,7 +253,7 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
     }
 
     // From here on, everything made is undone on failure.
-    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, pid: None };
+    let mut undo = Undo { dir: Some(ContainerDir::create(root, &opts.id)?), cgroup: None, unit: None, pid: None };
     let dir = undo.dir.as_ref().expect("set");
     let mut st = State {
         oci_version: spec.version().clone(),
@@ -221,14 +265,21 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
         created: state::rfc3339(std::time::SystemTime::now()),
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: Some(place.dir.clone()),
-        systemd_unit: None,
+        systemd_unit: place.systemd.as_ref().map(|u| u.unit_name()),
         hooks: spec.hooks().clone(),
     };
     dir.save_config(&bundle.raw)?;
     dir.save(&st)?;
-    let cg = cgroup::create(spec, &place.mount, &place.dir, crate::cgroups::Enable::All)?;
+    // With the cgroupfs driver criu is born in the container's cgroup.
     undo.cgroup = Some(place.dir.clone());
-    cg.set_devices(&device_rules)?;
+    let cg = match place.systemd {
+        None => {
+            let cg = cgroup::create(spec, &place.mount, &place.dir, crate::cgroups::Enable::All)?;
+            cg.set_devices(&device_rules)?;
+            Some(cg)
+        }
+        Some(_) => None,
+    };
     criu_spec::prepare_mountpoints(spec, &bundle.rootfs, &bundle.dir)?;
     let criu_root = CriuRoot::mount(&bundle.rootfs, dir.path.join("criu-root"))?;
 
@@ -254,12 +305,24 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
     }
     let req = CriuReq { r#type: CriuReqType::Restore as i32, opts: Some(req_opts), ..Default::default() };
     let spawn =
-        Spawn { inherit_stdio: !terminal, fds: ns_fds.into_iter().map(|(_, fd)| fd).collect(), cgroup: Some(&cg) };
+        Spawn { inherit_stdio: !terminal, fds: ns_fds.into_iter().map(|(_, fd)| fd).collect(), cgroup: cg.as_ref() };
+    let systemd = place.systemd.clone().map(|unit| SystemdUnit {
+        unit,
+        properties,
+        spec,
+        place: &place,
+        rules: &device_rules,
+        started: false,
+    });
     let mut pid = None;
-    let mut handler = Restoring { dir, st: &mut st, hooks: spec.hooks().as_ref(), console, pty: None, pid: &mut pid };
+    let mut handler =
+        Restoring { dir, st: &mut st, hooks: spec.hooks().as_ref(), console, pty: None, pid: &mut pid, systemd };
     crate::logger::debug(|| format!("criu {}: restoring {}", criu.path.display(), opts.id));
     let result = criu.call(req, spawn, &mut handler);
     let pty = handler.pty.take();
+    if handler.systemd.as_ref().is_some_and(|u| u.started) {
+        undo.unit = place.systemd.as_ref().map(|u| u.unit_name());
+    }
     drop(handler);
     undo.pid = pid;
     drop(criu_root);
@@ -272,6 +335,7 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
     }
     undo.pid = None;
     undo.cgroup = None;
+    undo.unit = None;
     let dir = undo.dir.take().expect("set");
     if opts.detach {
         return Ok(0);

@@ -65,6 +65,8 @@ pub struct Counter {
     /// The runtime's own log (`--log`): its errors, since the containers
     /// it starts detached get /dev/null as stdio.
     pub log: PathBuf,
+    /// `--systemd-cgroup` on every command.
+    pub systemd: bool,
 }
 
 impl Counter {
@@ -83,13 +85,17 @@ impl Counter {
             c["mounts"].as_array_mut().unwrap().push(m);
         });
         let log = b.dir.join("runtime.log");
-        Counter { b, out, log }
+        Counter { b, out, log, systemd: false }
     }
 
     /// `<runtime> --root <root> --log <log> <args>`, stdio /dev/null.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(runtime());
-        c.arg("--root").arg(&self.b.root).arg("--log").arg(&self.log).args(args);
+        c.arg("--root").arg(&self.b.root).arg("--log").arg(&self.log);
+        if self.systemd {
+            c.arg("--systemd-cgroup");
+        }
+        c.args(args);
         c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         c
     }
