@@ -248,11 +248,14 @@ pub(super) fn dump_externals(spec: &Spec) -> Result<Vec<String>> {
         .collect()
 }
 
+/// An fd handed to CRIU under a key (`inherit_fd`).
+pub(super) type KeyedFd = (String, OwnedFd);
+
 /// On restore: each external namespace opened, to be passed to criu under
 /// its key (`inherit_fd`); every other namespace given by path is joined
 /// (`join_ns`). A cgroup namespace by path is refused, as runc does: CRIU
 /// cannot join one.
-pub(super) fn restore_namespaces(spec: &Spec) -> Result<(Vec<rpc::JoinNamespace>, Vec<(String, OwnedFd)>)> {
+pub(super) fn restore_namespaces(spec: &Spec) -> Result<(Vec<rpc::JoinNamespace>, Vec<KeyedFd>)> {
     let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     let mut join = Vec::new();
     let mut fds = Vec::new();
