@@ -62,6 +62,16 @@ fn checkpoint_and_restore_twice_and_the_counter_goes_on_with_its_memory_and_open
         assert!(procs.lines().any(|l| l == new_pid.to_string()), "round {round}: init not in its cgroup: {procs}");
         let lines = c.wait_lines(before.len() + 1);
         assert_goes_on(&lines, before.len(), &tok, last);
+        // exec joins the restored init's namespaces, the time namespace
+        // CRIU restores into among them.
+        let mut exec = c.cmd(&["exec", &c.b.id, "sh", "-c", "readlink /proc/1/ns/time; readlink /proc/self/ns/time"]);
+        let out = exec.stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ns: Vec<&str> = text.lines().collect();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && ns.len() == 2 && ns[0] == ns[1], "round {round}: exec: {text:?} {err}");
+        let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
+        assert_ne!(Path::new(ns[0]), ours, "round {round}: CRIU restores into a time namespace of its own");
     }
     c.finish();
 }
