@@ -69,40 +69,15 @@ fn open_dir(p: &Path, flag: &str) -> Result<OwnedFd> {
     Ok(std::fs::File::open(p).map_err(err)?.into())
 }
 
-/// What fds 0, 1 and 2 of the init are, for descriptors.json: what they
-/// link to (`pipe:[123]`, `/dev/pts/0`…), as runc records them, so that
-/// the restore hands the pipes over to the restore's own stdio. A file
-/// from outside the container (nook's stdin on the host's /dev/null, a
-/// log file) cannot be dumped: it is named to CRIU as external,
-/// `file[<mount id>:<inode>]` in hex, and recorded by that key instead,
-/// for the restore to hand over the same way (runc's dump fails on them).
-fn stdio(pid: i32) -> (Vec<String>, Vec<String>) {
-    use std::os::unix::fs::MetadataExt;
-    let mounts: Vec<u64> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
-        .collect();
-    let mut external = Vec::new();
-    let descriptors = (0..3)
-        .map(|fd| {
-            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
-            let mnt_id = fdinfo.lines().find_map(|l| l.strip_prefix("mnt_id:")?.trim().parse::<u64>().ok());
-            let ino = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).map(|m| m.ino());
-            match (mnt_id, ino) {
-                (Some(m), Ok(ino)) if link.starts_with('/') && !mounts.contains(&m) => {
-                    let key = format!("file[{m:x}:{ino:x}]");
-                    external.push(key.clone());
-                    key
-                }
-                _ => link,
-            }
-        })
-        .collect();
-    (descriptors, external)
+/// What fds 0, 1 and 2 of `pid` link to (`pipe:[123]`, `/dev/null`…), for
+/// descriptors.json: the restore hands the pipes over to its own stdio, as
+/// runc's does. Read at the dump (runc records them at create), so that a
+/// pipe the process has replaced since is the one named.
+fn descriptors(pid: i32) -> Vec<String> {
+    (0..3)
+        .map(|fd| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).map(|l| l.to_string_lossy().into_owned()))
+        .map(|r| r.unwrap_or_default())
+        .collect()
 }
 
 /// Answers CRIU's notifications during a dump.
@@ -182,9 +157,7 @@ pub fn checkpoint(root: &Path, opts: &CheckpointOptions) -> Result<()> {
     }
     if !opts.pre_dump {
         req_opts.ext_mnt = criu_spec::dump_ext_mounts(&spec, &st.rootfs, st.pid);
-        let (descriptors, external) = stdio(st.pid);
-        req_opts.external.extend(external);
-        let json = serde_json::to_vec(&descriptors).expect("strings serialize");
+        let json = serde_json::to_vec(&descriptors(st.pid)).expect("strings serialize");
         let path = o.image_path.join(DESCRIPTORS);
         std::fs::write(&path, json).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     }

@@ -292,13 +292,12 @@ pub fn restore(root: &Path, opts: &RestoreOptions) -> Result<i32> {
     req_opts.lsm_mount_context = opts.lsm_mount_context.clone();
     req_opts.join_ns = join_ns;
     req_opts.ext_mnt = criu_spec::restore_ext_mounts(spec, &bundle.rootfs, &bundle.dir);
-    // The external namespaces come at fds 4, 5, …; the init's pipes (and
-    // files from outside, see checkpoint's `stdio`) are criu's own stdio,
-    // which is nook's: the restored init gets them.
+    // The external namespaces come at fds 4, 5, …; the init's pipes are
+    // criu's own stdio, which is nook's: the restored init gets them.
     req_opts.inherit_fd = ns_fds.iter().enumerate().map(|(i, (key, _))| inherit(key, 4 + i as i32)).collect();
     if !terminal {
         for (i, d) in descriptors.iter().enumerate().take(3) {
-            if d.contains("pipe:") || d.starts_with("file[") {
+            if d.contains("pipe:") {
                 req_opts.inherit_fd.push(inherit(d, i as i32));
             }
         }
