@@ -65,7 +65,9 @@ conformance-vm: conformance
 # the systemd cgroup driver (vm_systemd, systemd as the guest's PID 1); and
 # the real clients: containerd through its runc shim (vm_containerd),
 # podman through conmon (vm_podman), dockerd with --runtime nook (vm_docker),
-# and Kubernetes' pod lifecycle through containerd's CRI plugin (vm_cri).
+# Kubernetes' pod lifecycle through containerd's CRI plugin (vm_cri), and
+# checkpoint/restore with CRIU, directly and through podman and containerd
+# (vm_criu; its systemd-driver test in a guest with systemd as PID 1).
 test-vm:
 	scripts/deps.sh test vm
 	integration/vm/selftest.sh --quick
@@ -77,6 +79,8 @@ test-vm:
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_podman -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_docker -- --include-ignored
 	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_cri -- --include-ignored
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --test vm_criu -- --include-ignored --skip systemd
+	NOOK_VM_TIMEOUT=900 integration/vm/cargo-test-in-vm --systemd --test vm_criu -- --include-ignored systemd
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

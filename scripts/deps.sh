@@ -3,8 +3,8 @@
 #   scripts/deps.sh base|test|vm|bench|conformance
 set -euo pipefail
 base=(busybox-static util-linux jq)
-test=(golang-github-containers-common libseccomp-dev tmux dbus-daemon protobuf-compiler)
-vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd containernetworking-plugins podman docker.io)
+test=(golang-github-containers-common libseccomp-dev tmux dbus-daemon criu protobuf-compiler)
+vm=(qemu-system-x86 linux-image-amd64 cpio apparmor checkpolicy systemd containerd containernetworking-plugins podman docker.io criu)
 bench=(runc crun python3-matplotlib hyperfine libseccomp-dev)
 want=()
 for set in "$@"; do

@@ -9,6 +9,8 @@
 //! - [`rootfs`], [`namespaces`], [`process`], [`console`], [`cgroups`],
 //!   [`seccomp`]: the pieces init and container use.
 //! - [`spec`] (the bundle), [`state`] (what persists between commands).
+//! - [`criu`]: checkpoint/restore through CRIU's RPC (only `checkpoint`,
+//!   `restore` and `features` use it).
 //! - [`sync`] (the parent–child channel), [`seal`] (CVE-2019-5736),
 //!   [`logger`], and [`sys`] (the raw syscalls, where the `unsafe` lives).
 
@@ -16,6 +18,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod console;
 pub mod container;
+pub mod criu;
 pub mod hooks;
 pub mod init;
 pub mod logger;

@@ -37,11 +37,26 @@ pub fn features_json() -> serde_json::Value {
             },
             "mountExtensions": {"idmap": {"enabled": true}}
         },
-        "annotations": {
-            "io.github.nook.version": env!("CARGO_PKG_VERSION"),
-            "io.github.nook.commit": env!("NOOK_COMMIT")
-        }
+        "annotations": annotations()
     })
+}
+
+/// nook's version and commit, and whether checkpoint/restore works here:
+/// `org.opencontainers.runc.checkpoint.enabled` (runc's key, which crun
+/// also sets) is "true" only when a CRIU nook can drive answers, and
+/// `io.github.nook.criu.version` then names it.
+fn annotations() -> serde_json::Value {
+    let mut a = json!({
+        "io.github.nook.version": env!("CARGO_PKG_VERSION"),
+        "io.github.nook.commit": env!("NOOK_COMMIT"),
+    });
+    let criu = crate::criu::find(None).and_then(|c| c.check_version());
+    a["org.opencontainers.runc.checkpoint.enabled"] = criu.is_ok().to_string().into();
+    match criu {
+        Ok(v) => a["io.github.nook.criu.version"] = crate::criu::version_string(v).into(),
+        Err(e) => crate::logger::debug(|| format!("checkpoint/restore: {e}")),
+    }
+    a
 }
 
 pub fn features() -> anyhow::Result<i32> {

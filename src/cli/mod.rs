@@ -3,6 +3,7 @@
 //! (runc's codes: 255 for a failed `exec`, 3 for an unknown command); help,
 //! version and usage errors are runc's (see `help`).
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -13,6 +14,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod spec;
 mod start;
 mod state;
@@ -48,6 +50,9 @@ pub struct Cli {
     /// Use systemd for cgroups: a transient unit per container over D-Bus (cgroupsPath "slice:prefix:name")
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
+    /// Path to the criu binary used for checkpoint and restore (default: criu from PATH)
+    #[arg(long)]
+    pub criu: Option<PathBuf>,
     /// Rootless mode: true, false or auto (accepted; nook decides from its euid)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
@@ -91,6 +96,10 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// Print a container's events (stats, OOM kills) as JSON
     Events(events::EventsArgs),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(checkpoint::Raw),
+    /// Restore a container from a previous checkpoint (CRIU)
+    Restore(checkpoint::Raw),
     /// Shows a list of commands or help for one command
     #[command(alias = "h")]
     Help(HelpArgs),
@@ -254,6 +263,8 @@ fn dispatch(cli: &Cli, command: &Command) -> anyhow::Result<i32> {
         Command::Ps(a) => ps::ps(cli, a),
         Command::Update(a) => update::update(cli, a),
         Command::Events(a) => events::events(cli, a),
+        Command::Checkpoint(a) => checkpoint::checkpoint(cli, a),
+        Command::Restore(a) => restore::restore(cli, a),
     }
 }
 

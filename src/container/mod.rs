@@ -3,23 +3,29 @@
 //! that folds theirs together.
 
 pub mod cgroup;
+mod checkpoint;
 mod create;
+mod criu_spec;
 mod delete;
 mod events;
 mod exec;
 mod kill;
 mod net_devices;
 mod pause;
+mod restore;
 mod run;
 mod start;
 mod update;
 
+pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, CreateOptions, Created};
+pub use criu_spec::CriuOptions;
 pub use delete::delete;
 pub use events::{events, parse_duration, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use pause::{pause, pids, resume};
+pub use restore::{restore, RestoreOptions};
 pub use run::{run, RunOptions};
 pub use start::start;
 pub use update::update;
@@ -39,6 +45,8 @@ pub enum ContainerError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Criu(#[from] crate::criu::CriuError),
     /// A failure reported by the container's init during setup.
     #[error("{0}")]
     Init(String),

@@ -60,7 +60,10 @@ pub fn set_up_terminal(
     dev_console: bool,
 ) -> Result<(), String> {
     if !process.terminal().unwrap_or(false) {
-        return Ok(());
+        // A session of its own all the same, as runc's init and exec'd
+        // processes have (nsexec's setsid): CRIU dumps only a tree whose
+        // sessions lie inside it (else it needs --shell-job).
+        return nix::unistd::setsid().map(drop).map_err(|e| format!("setsid: {e}"));
     }
     let pty = console::open_pty()?;
     if dev_console {

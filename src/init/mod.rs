@@ -12,6 +12,7 @@
 mod exec;
 mod finish;
 mod signals;
+mod stdio;
 
 pub use exec::{run_exec, ExecArgs};
 use finish::{conclude, connect_listener, finish, set_up_terminal, Finish, Listener};
@@ -198,6 +199,7 @@ fn setup(
         mount_label: args.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty()),
     };
     let read_only = rootfs::prepare(&plan).map_err(|e| e.to_string())?;
+    stdio::reopen_dev_null()?;
     if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: {e}"))?;
     }

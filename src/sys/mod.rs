@@ -6,6 +6,7 @@
 //! O_CLOEXEC set, so nothing leaks into the container by construction.
 
 pub mod dbus;
+pub mod fds;
 pub mod mount_api;
 pub mod netlink;
 pub mod procfs;
