@@ -46,8 +46,13 @@ fn help_is_in_runcs_layout() {
     {
         assert!(text.contains(section), "{section:?} missing from {text}");
     }
-    assert!(text.contains("\nCOMMANDS:\n   create    create a container\n"), "{text}");
-    assert!(text.contains("\n   help, h   Shows a list of commands or help for one command\n"), "{text}");
+    assert!(
+        text.contains(
+            "\nCOMMANDS:\n   checkpoint  checkpoint a running container\n   create      create a container\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\n   help, h     Shows a list of commands or help for one command\n"), "{text}");
     assert!(text.contains("\nGLOBAL OPTIONS:\n   --root value  "), "{text}");
     assert!(text.ends_with("   --help, -h          show help\n   --version, -v       print the version\n"), "{text}");
     for args in [&["-h"][..], &["help"], &["h"], &[]] {
@@ -100,6 +105,8 @@ fn a_wrong_number_of_arguments_is_named_in_runcs_words() {
         (&["start"], r#""start" requires exactly 1 argument(s)"#),
         (&["start", "a", "b"], r#""start" requires exactly 1 argument(s)"#),
         (&["state"], r#""state" requires exactly 1 argument(s)"#),
+        (&["checkpoint"], r#""checkpoint" requires exactly 1 argument(s)"#),
+        (&["restore", "a", "b"], r#""restore" requires exactly 1 argument(s)"#),
         (&["create"], r#""create" requires exactly 1 argument(s)"#),
         (&["run", "--detach"], r#""run" requires exactly 1 argument(s)"#),
         (&["delete", "--force"], r#""delete" requires exactly 1 argument(s)"#),

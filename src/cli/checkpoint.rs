@@ -26,8 +26,15 @@ pub(super) fn parse<T: Parser>(name: &str, raw: &Raw) -> anyhow::Result<Option<T
     match T::try_parse_from(argv) {
         Ok(a) => Ok(Some(a)),
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
-            let _ = e.print();
+            print!("{}", super::help::command_help("nook", name).unwrap_or_default());
             Ok(None)
+        }
+        Err(e) if super::help::wrong_arity(&e).is_some() => {
+            // runc's words and its help on stdout, as for the other commands.
+            let missing = super::help::wrong_arity(&e).expect("checked");
+            let msg = super::help::arity_error(name, missing).unwrap_or_default();
+            print!("Incorrect Usage.\n\n{}", super::help::command_help("nook", name).unwrap_or_default());
+            Err(anyhow::anyhow!(msg))
         }
         Err(e) => {
             // One line, as every other error: clap's first, minus its

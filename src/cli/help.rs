@@ -30,6 +30,13 @@ program that runs when the container is started (see "spec --help")."#;
 
 const TOPICS: &[Topic] = &[
     Topic {
+        name: "checkpoint",
+        alias: None,
+        usage: "checkpoint a running container",
+        args: "<container-id>\n\nWhere \"<container-id>\" is the name for the instance of the container to be\ncheckpointed.",
+        description: "The checkpoint command saves the state of the container instance (with CRIU).",
+    },
+    Topic {
         name: "create",
         alias: None,
         usage: "create a container",
@@ -128,6 +135,13 @@ const TOPICS: &[Topic] = &[
         description: "The state command outputs current state information for the\ninstance of a container.",
     },
     Topic {
+        name: "restore",
+        alias: None,
+        usage: "restore a container from a previous checkpoint",
+        args: "<container-id>\n\nWhere \"<container-id>\" is the name for the instance of the container to be\nrestored.",
+        description: "Restores the saved state of the container instance that was previously saved\nusing the nook checkpoint command.",
+    },
+    Topic {
         name: "update",
         alias: None,
         usage: "update container resource constraints",
@@ -193,7 +207,12 @@ pub fn command_help(prog: &str, name: &str) -> Option<String> {
     }
     let t = topic(name)?;
     let cli = super::Cli::command();
-    let cmd = cli.find_subcommand(t.name)?;
+    // checkpoint and restore parse their own flags (see checkpoint::Raw).
+    let cmd = match t.name {
+        "checkpoint" => super::checkpoint::CheckpointArgs::command(),
+        "restore" => super::restore::RestoreArgs::command(),
+        _ => cli.find_subcommand(t.name)?.clone(),
+    };
     let flags: Vec<_> = cmd.get_arguments().filter_map(flag_row).collect();
     let mut out = format!("NAME:\n   {prog} {} - {}\n\nUSAGE:\n   {prog} {}", t.name, t.usage, t.name);
     if !flags.is_empty() {
@@ -261,12 +280,25 @@ enum Arity {
 
 fn arity(name: &str) -> Option<Arity> {
     Some(match name {
-        "create" | "run" | "start" | "state" | "delete" | "pause" | "resume" | "events" | "update" => Arity::Exactly(1),
+        "create" | "run" | "start" | "state" | "delete" | "pause" | "resume" | "events" | "update" | "checkpoint"
+        | "restore" => Arity::Exactly(1),
         "list" | "ls" | "spec" | "features" => Arity::Exactly(0),
         "exec" | "ps" => Arity::AtLeast(1),
         "kill" => Arity::Between(1, 2),
         _ => return None,
     })
+}
+
+/// A wrong number of arguments: Some(true) for one missing, Some(false)
+/// for one too many.
+pub fn wrong_arity(e: &clap::Error) -> Option<bool> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let extra = matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if !a.starts_with('-'));
+    match e.kind() {
+        ErrorKind::MissingRequiredArgument => Some(true),
+        ErrorKind::UnknownArgument if extra => Some(false),
+        _ => None,
+    }
 }
 
 /// runc's message for too few (`missing`) or too many arguments to `name`.

@@ -197,7 +197,7 @@ pub fn main() -> i32 {
 /// command's help on stdout after "Incorrect Usage.", as runc prints it),
 /// and anything else as one line. Exit 0 for help and version, else 1.
 fn parse_error(args: &[std::ffi::OsString], e: clap::Error) -> i32 {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::error::ErrorKind;
     let prog = help::program_name();
     let word = help::command_word(args);
     match e.kind() {
@@ -214,12 +214,7 @@ fn parse_error(args: &[std::ffi::OsString], e: clap::Error) -> i32 {
         }
         _ => {}
     }
-    let extra = matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if !a.starts_with('-'));
-    let arity = match e.kind() {
-        ErrorKind::MissingRequiredArgument => Some(true),
-        ErrorKind::UnknownArgument if extra => Some(false),
-        _ => None,
-    };
+    let arity = help::wrong_arity(&e);
     if let (Some(missing), Some((_, cmd))) = (arity, &word) {
         if let (Some(msg), Some(text)) = (help::arity_error(cmd, missing), help::command_help(&prog, cmd)) {
             print!("Incorrect Usage.\n\n{text}");
